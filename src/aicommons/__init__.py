@@ -1,0 +1,3 @@
+"""aicommons: an open AI public-service platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""The FastAPI application: `/healthz`, the API under `/api/v1`, OpenAPI at `/openapi.json`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from aicommons import __version__
+from aicommons.api.errors import install_error_handlers
+from aicommons.api.routes import audit, identity, jobs
+from aicommons.core.config import Settings
+from aicommons.core.jobs import Executor, executors
+from aicommons.core.registry import load_plugins
+from aicommons.core.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(runtime: Runtime | None = None, *, settings: Settings | None = None, run_jobs: bool = False) -> FastAPI:
+    """Build the app. With `run_jobs`, the configured executor starts and stops with the server."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_runtime = runtime is None
+        app.state.runtime = runtime or Runtime.from_settings(settings or Settings())
+        load_plugins(app.state.runtime.settings.plugins)
+        executor: Executor | None = None
+        if run_jobs and app.state.runtime.settings.workers > 0:
+            executor = executors.get(app.state.runtime.settings.executor)(app.state.runtime)
+            executor.start()
+        app.state.executor = executor
+        try:
+            yield
+        finally:
+            if executor is not None:
+                executor.stop()
+            if own_runtime:
+                app.state.runtime.close()
+
+    app = FastAPI(
+        title="aicommons",
+        version=__version__,
+        description="Open AI public-service platform: data, compute, models, evaluation and filing, serving.",
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    install_error_handlers(app)
+    for router in (identity.router, jobs.router, audit.router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> str:
+        return _HOME_PAGE
+
+    return app
+
+
+_HOME_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>aicommons</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
+<h1>aicommons 人工智能公共服务平台</h1>
+<p>The open AI public-service platform. 开放的人工智能公共服务平台。</p>
+<ul>
+<li><a href="/docs">API reference (OpenAPI) · 接口文档</a></li>
+<li><a href="/openapi.json">/openapi.json</a></li>
+<li><a href="/healthz">/healthz</a></li>
+</ul>
+<p>Authenticate API calls with <code>Authorization: Bearer &lt;token&gt;</code>.</p>
+</body></html>"""

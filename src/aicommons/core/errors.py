@@ -1,0 +1,68 @@
+"""One set of errors for every service.
+
+Services raise these; the API maps them to a 4xx JSON body and the CLI to a message and a
+non-zero exit code. Messages follow scikit-learn's style: they name the parameter, say what it
+must be and show what was given.
+"""
+
+from __future__ import annotations
+
+
+class AicommonsError(Exception):
+    """Base class: `code` is the machine-readable name, `status` the HTTP status."""
+
+    code = "error"
+    status = 400
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(AicommonsError):
+    code = "invalid"
+    status = 422
+    exit_code = 2
+
+
+class NotFound(AicommonsError):
+    """Also raised for things that exist but the actor may not see: existence never leaks."""
+
+    code = "not_found"
+    status = 404
+    exit_code = 3
+
+
+class Forbidden(AicommonsError):
+    code = "forbidden"
+    status = 403
+    exit_code = 4
+
+
+class Conflict(AicommonsError):
+    code = "conflict"
+    status = 409
+    exit_code = 5
+
+
+class Unauthenticated(AicommonsError):
+    code = "unauthenticated"
+    status = 401
+    exit_code = 6
+
+
+class IntegrityError(AicommonsError):
+    """Stored bytes or records no longer match their recorded digest."""
+
+    code = "integrity_error"
+    status = 500
+    exit_code = 7
+
+
+def invalid_parameter(name: str, owner: str, expected: str, got: object) -> Invalid:
+    return Invalid(f"The {name!r} parameter of {owner} must be {expected}; got {got!r} instead.")
+
+
+def not_found(kind: str, ident: object) -> NotFound:
+    return NotFound(f"No {kind} with id {ident!r} exists or it is not visible to you.")

@@ -1,0 +1,352 @@
+"""Organisations, users and API tokens, and turning a token into an Actor.
+
+Tokens are random secrets shown once; only their sha256 is stored (a token carries 256 bits of
+entropy, so a fast hash is the right tool, unlike passwords).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from aicommons.core import audit
+from aicommons.core.db import utcnow
+from aicommons.core.errors import Conflict, Forbidden, Unauthenticated, not_found
+from aicommons.core.ids import new_id
+from aicommons.core.pagination import page_rows
+from aicommons.core.permissions import Action, Actor, require
+from aicommons.core.schemas import (
+    OrgCreate,
+    OrgKind,
+    OrgRead,
+    OrgRole,
+    OrgUpdate,
+    Page,
+    PlatformRole,
+    TokenCreate,
+    TokenCreated,
+    TokenRead,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from aicommons.core.tables import ApiToken, Org, User
+
+TOKEN_PREFIX = "aic_"
+_LAST_USED_RESOLUTION = timedelta(seconds=30)
+
+
+# --- actors -----------------------------------------------------------------------------------
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(
+        user_id=user.id,
+        org_id=user.org_id,
+        email=user.email,
+        org_role=user.org_role,
+        platform_roles=frozenset(user.platform_roles or ()),
+    )
+
+
+def actor_for_user_id(session: Session, user_id: str) -> Actor:
+    user = session.get(User, user_id)
+    if user is None or user.disabled_at is not None:
+        raise Unauthenticated(f"User {user_id!r} does not exist or is disabled.")
+    return actor_for(user)
+
+
+def actor_for_email(session: Session, email: str) -> Actor:
+    user = session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None or user.disabled_at is not None:
+        raise Unauthenticated(f"No active user with e-mail {email!r}.")
+    return actor_for(user)
+
+
+def local_operator(session: Session) -> Actor:
+    """The first active operator: who the CLI acts as on the platform's own machine."""
+    for user in session.scalars(sa.select(User).where(User.disabled_at.is_(None)).order_by(User.id)):
+        if "operator" in (user.platform_roles or ()):
+            return actor_for(user)
+    raise Unauthenticated("No operator exists yet; run `aicommons init` first.")
+
+
+def authenticate(session: Session, secret: str) -> Actor:
+    """The actor a bearer token stands for; Unauthenticated if it is unknown or revoked."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        raise Unauthenticated("The bearer token is malformed; tokens start with 'aic_'.")
+    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash(secret)))
+    if token is None or token.revoked_at is not None:
+        raise Unauthenticated("The bearer token is unknown or revoked.")
+    user = session.get(User, token.user_id)
+    if user is None or user.disabled_at is not None:
+        raise Unauthenticated("The bearer token's user is disabled.")
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
+        token.last_used_at = now
+    return actor_for(user)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# --- organisations ----------------------------------------------------------------------------
+
+
+def create_org(session: Session, actor: Actor | None, spec: OrgCreate) -> OrgRead:
+    """Only the platform operator creates orgs (`actor=None` is the platform's own bootstrap)."""
+    if actor is not None and not actor.is_operator:
+        raise Forbidden("Only the platform operator may create organisations.")
+    _require_unique_org_name(session, spec.name)
+    org = Org(id=new_id("org"), name=spec.name, kind=spec.kind.value, visibility=spec.visibility.value)
+    session.add(org)
+    session.flush()
+    result = OrgRead.model_validate(org)
+    audit.record(session, actor, "org.create", "org", org.id, org_id=org.id, after=result)
+    return result
+
+
+def _require_unique_org_name(session: Session, name: str) -> None:
+    if session.scalar(sa.select(Org.id).where(sa.func.lower(Org.name) == name.lower())):
+        raise Conflict(f"An organisation named {name!r} already exists.")
+
+
+def _readable_org(session: Session, actor: Actor, org_id: str, action: Action = Action.read) -> Org:
+    org = session.get(Org, org_id)
+    # An org is its own owner: its members (and admins, for changes) act on it.
+    require(session, actor, action, "org", _OrgAsResource(org) if org else None, org_id)
+    assert org is not None
+    return org
+
+
+class _OrgAsResource:
+    def __init__(self, org: Org):
+        self.id, self.org_id, self.visibility = org.id, org.id, org.visibility
+
+
+def get_org(session: Session, actor: Actor, org_id: str) -> OrgRead:
+    return OrgRead.model_validate(_readable_org(session, actor, org_id))
+
+
+def get_org_by_name(session: Session, actor: Actor, name: str) -> OrgRead:
+    org_id = session.scalar(sa.select(Org.id).where(sa.func.lower(Org.name) == name.strip().lower()))
+    if org_id is None:
+        raise not_found("organisation", name)
+    try:
+        return get_org(session, actor, org_id)
+    except Exception:
+        raise not_found("organisation", name) from None
+
+
+def list_orgs(session: Session, actor: Actor, *, limit: int = 50, cursor: str | None = None) -> Page[OrgRead]:
+    stmt = sa.select(Org)
+    if not actor.is_operator:
+        stmt = stmt.where(sa.or_(Org.id == actor.org_id, Org.visibility == "public"))
+    rows, next_cursor = page_rows(session, stmt, Org.id, limit=limit, cursor=cursor, owner="list_orgs")
+    return Page[OrgRead](items=[OrgRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+def update_org(session: Session, actor: Actor, org_id: str, change: OrgUpdate) -> OrgRead:
+    org = _readable_org(session, actor, org_id, Action.admin)
+    before = OrgRead.model_validate(org)
+    if change.name is not None and change.name.lower() != org.name.lower():
+        _require_unique_org_name(session, change.name)
+    if change.visibility == "shared":
+        raise Conflict("An organisation is either private or public; it cannot be shared.")
+    if change.name is not None:
+        org.name = change.name
+    if change.visibility is not None:
+        org.visibility = change.visibility.value
+    session.flush()
+    after = OrgRead.model_validate(org)
+    audit.record(session, actor, "org.update", "org", org.id, org_id=org.id, before=before, after=after)
+    return after
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+class _UserAsResource:
+    # Users are private to their org: colleagues see each other, org admins manage them.
+    def __init__(self, user: User):
+        self.id, self.org_id, self.visibility = user.id, user.org_id, "private"
+
+
+def create_user(session: Session, actor: Actor | None, spec: UserCreate) -> UserRead:
+    org = session.get(Org, spec.org_id)
+    if actor is not None:
+        if org is None or not (actor.is_operator or actor.org_id == org.id):
+            raise not_found("organisation", spec.org_id)
+        if not (actor.is_operator or actor.is_org_admin):
+            raise Forbidden("Only org admins and the platform operator may add users.")
+        if spec.platform_roles and not actor.is_operator:
+            raise Forbidden("Only the platform operator may grant platform roles.")
+    elif org is None:
+        raise not_found("organisation", spec.org_id)
+    if session.scalar(sa.select(User.id).where(User.email == spec.email)):
+        raise Conflict(f"A user with e-mail {spec.email!r} already exists.")
+    user = User(
+        id=new_id("usr"),
+        email=spec.email,
+        display_name=spec.display_name,
+        org_id=spec.org_id,
+        org_role=spec.org_role.value,
+        platform_roles=sorted(r.value for r in spec.platform_roles),
+    )
+    session.add(user)
+    session.flush()
+    result = UserRead.model_validate(user)
+    audit.record(session, actor, "user.create", "user", user.id, org_id=user.org_id, after=result)
+    return result
+
+
+def _readable_user(session: Session, actor: Actor, user_id: str, action: Action = Action.read) -> User:
+    user = session.get(User, user_id)
+    require(session, actor, action, "user", _UserAsResource(user) if user else None, user_id)
+    assert user is not None
+    return user
+
+
+def get_user(session: Session, actor: Actor, user_id: str) -> UserRead:
+    return UserRead.model_validate(_readable_user(session, actor, user_id))
+
+
+def get_user_by_email(session: Session, actor: Actor, email: str) -> UserRead:
+    user_id = session.scalar(sa.select(User.id).where(User.email == email.strip().lower()))
+    if user_id is None:
+        raise not_found("user", email)
+    try:
+        return get_user(session, actor, user_id)
+    except Exception:
+        raise not_found("user", email) from None
+
+
+def list_users(
+    session: Session, actor: Actor, *, org_id: str | None = None, limit: int = 50, cursor: str | None = None
+) -> Page[UserRead]:
+    stmt = sa.select(User)
+    if not actor.is_operator:
+        stmt = stmt.where(User.org_id == actor.org_id)
+    if org_id is not None:
+        stmt = stmt.where(User.org_id == org_id)
+    rows, next_cursor = page_rows(session, stmt, User.id, limit=limit, cursor=cursor, owner="list_users")
+    return Page[UserRead](items=[UserRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+def update_user(session: Session, actor: Actor, user_id: str, change: UserUpdate) -> UserRead:
+    user = _readable_user(session, actor, user_id, Action.admin)
+    if change.platform_roles is not None and not actor.is_operator:
+        raise Forbidden("Only the platform operator may change platform roles.")
+    before = UserRead.model_validate(user)
+    if change.org_role is not None:
+        user.org_role = change.org_role.value
+    if change.display_name is not None:
+        user.display_name = change.display_name
+    if change.platform_roles is not None:
+        user.platform_roles = sorted(r.value for r in change.platform_roles)
+    if change.disabled is not None:
+        user.disabled_at = utcnow() if change.disabled else None
+    session.flush()
+    after = UserRead.model_validate(user)
+    audit.record(session, actor, "user.update", "user", user.id, org_id=user.org_id, before=before, after=after)
+    return after
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def _require_token_manager(session: Session, actor: Actor | None, user: User | None, ident: str) -> None:
+    """A user manages their own tokens; org admins and the operator manage their users' tokens."""
+    if actor is None or (user is not None and user.id == actor.user_id):
+        if user is None:
+            raise not_found("user", ident)
+        return
+    require(session, actor, Action.admin, "user", _UserAsResource(user) if user else None, ident)
+
+
+def create_token(session: Session, actor: Actor | None, user_id: str, spec: TokenCreate) -> TokenCreated:
+    user = session.get(User, user_id)
+    _require_token_manager(session, actor, user, user_id)
+    assert user is not None
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        id=new_id("tok"), user_id=user.id, name=spec.name, token_hash=_hash(secret), prefix=secret[:12]
+    )
+    session.add(token)
+    session.flush()
+    result = TokenRead.model_validate(token)
+    audit.record(session, actor, "token.create", "token", token.id, org_id=user.org_id, after=result)
+    return TokenCreated(**result.model_dump(), token=secret)
+
+
+def list_tokens(session: Session, actor: Actor, user_id: str) -> list[TokenRead]:
+    user = session.get(User, user_id)
+    _require_token_manager(session, actor, user, user_id)
+    rows = session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id))
+    return [TokenRead.model_validate(r) for r in rows]
+
+
+def revoke_token(session: Session, actor: Actor | None, token_id: str) -> TokenRead:
+    token = session.get(ApiToken, token_id)
+    user = session.get(User, token.user_id) if token else None
+    try:
+        _require_token_manager(session, actor, user, token_id)
+    except Forbidden:
+        raise not_found("token", token_id) from None
+    if token is None or user is None:
+        raise not_found("token", token_id)
+    before = TokenRead.model_validate(token)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+    after = TokenRead.model_validate(token)
+    audit.record(session, actor, "token.revoke", "token", token.id, org_id=user.org_id, before=before, after=after)
+    return after
+
+
+def revoke_tokens_named(session: Session, actor: Actor | None, user_id: str, name: str) -> int:
+    ids = session.scalars(
+        sa.select(ApiToken.id).where(
+            ApiToken.user_id == user_id, ApiToken.name == name, ApiToken.revoked_at.is_(None)
+        )
+    ).all()
+    for token_id in ids:
+        revoke_token(session, actor, token_id)
+    return len(ids)
+
+
+# --- bootstrap --------------------------------------------------------------------------------
+
+OPERATOR_ORG_NAME = "aicommons"
+INIT_TOKEN_NAME = "init"
+
+
+def bootstrap_operator(session: Session, admin_email: str) -> tuple[UserRead, TokenCreated]:
+    """Create the operator org and its admin if absent; rotate the admin's `init` token."""
+    org = session.scalar(sa.select(Org).where(Org.kind == OrgKind.operator.value).order_by(Org.id).limit(1))
+    org_id = org.id if org else create_org(
+        session, None, OrgCreate(name=OPERATOR_ORG_NAME, kind=OrgKind.operator, visibility="public")
+    ).id
+    user = session.scalar(sa.select(User).where(User.email == admin_email.strip().lower()))
+    if user is None:
+        admin = create_user(
+            session,
+            None,
+            UserCreate(
+                email=admin_email,
+                org_id=org_id,
+                org_role=OrgRole.admin,
+                display_name="Platform administrator",
+                platform_roles=[PlatformRole.operator],
+            ),
+        )
+    else:
+        admin = UserRead.model_validate(user)
+    revoke_tokens_named(session, None, admin.id, INIT_TOKEN_NAME)
+    token = create_token(session, None, admin.id, TokenCreate(name=INIT_TOKEN_NAME))
+    return admin, token

@@ -1,0 +1,188 @@
+"""Shared fixtures: a fresh database per test (SQLite, or PostgreSQL via AICOMMONS_TEST_DB_URL),
+a runtime over it, and a small world of orgs, users and tokens.
+
+Each test gets its own database copied from a migrated template, so no test sees another's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from aicommons.core import db
+from aicommons.core.config import Settings
+from aicommons.core.identity import bootstrap_operator, create_org, create_token, create_user
+from aicommons.core.permissions import Actor
+from aicommons.core.registry import load_plugins
+from aicommons.core.runtime import Runtime
+from aicommons.core.schemas import OrgCreate, OrgRole, TokenCreate, UserCreate
+
+TEST_DB_URL = os.environ.get("AICOMMONS_TEST_DB_URL", "")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Keep the developer's own ~/.aicommons and AICOMMONS_* settings out of the tests.
+    for key in [k for k in os.environ if k.startswith("AICOMMONS_") and k != "AICOMMONS_TEST_DB_URL"]:
+        del os.environ[key]
+    os.environ["AICOMMONS_HOME"] = tempfile.mkdtemp(prefix="aicommons-unused-home-")
+    load_plugins()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"aicommons test database: {_backend_name()}"
+
+
+def _backend_name() -> str:
+    return make_url(TEST_DB_URL).get_backend_name() if TEST_DB_URL else "sqlite"
+
+
+class DatabaseFactory:
+    """Hands out fresh, migrated databases: copies of one template made once per session."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.created: list[str] = []
+        if TEST_DB_URL:
+            self.admin_url = make_url(TEST_DB_URL)
+            self.template = f"aic_tpl_{uuid.uuid4().hex[:10]}"
+            self._admin(f'CREATE DATABASE "{self.template}"')
+            db.upgrade(self._url(self.template))
+        else:
+            self.template_file = workdir / "template.db"
+            db.upgrade(f"sqlite:///{self.template_file}")
+
+    def _url(self, name: str) -> str:
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def _admin(self, statement: str) -> None:
+        engine = sa.create_engine(self._url(self.admin_url.database or "postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql(statement)
+        finally:
+            engine.dispose()
+
+    def new(self, directory: Path) -> str:
+        if TEST_DB_URL:
+            name = f"aic_t_{uuid.uuid4().hex[:12]}"
+            self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            self.created.append(name)
+            return self._url(name)
+        target = directory / "aicommons.db"
+        shutil.copyfile(self.template_file, target)
+        return f"sqlite:///{target}"
+
+    def drop(self, url: str) -> None:
+        if TEST_DB_URL:
+            name = make_url(url).database
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        if TEST_DB_URL:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(tmp_path_factory.mktemp("db-template"))
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def database_url(databases: DatabaseFactory, tmp_path: Path) -> Iterator[str]:
+    url = databases.new(tmp_path)
+    yield url
+    databases.drop(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        blob_url=str(tmp_path / "blobs"),
+        heartbeat_s=0.2,
+        lost_after_s=2.0,
+        retry_backoff_s=0.1,
+        workers=2,
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    runtime = Runtime.from_settings(settings)
+    yield runtime
+    runtime.close()
+
+
+@dataclass
+class Member:
+    actor: Actor
+    token: str
+
+
+@dataclass
+class World:
+    operator: Member
+    a_admin: Member
+    a_member: Member
+    b_admin: Member
+    b_member: Member
+
+    @property
+    def org_a(self) -> str:
+        return self.a_admin.actor.org_id
+
+    @property
+    def org_b(self) -> str:
+        return self.b_admin.actor.org_id
+
+
+def _member(session: sa.orm.Session, operator: Actor, email: str, org_id: str, role: OrgRole) -> Member:
+    from aicommons.core.identity import actor_for_user_id
+
+    user = create_user(session, operator, UserCreate(email=email, org_id=org_id, org_role=role))
+    token = create_token(session, operator, user.id, TokenCreate(name="test"))
+    return Member(actor_for_user_id(session, user.id), token.token)
+
+
+@pytest.fixture
+def world(runtime: Runtime) -> World:
+    """The operator, and two enterprises A and B each with an admin and a member."""
+    from aicommons.core.identity import actor_for_user_id
+
+    with runtime.session() as session:
+        admin, admin_token = bootstrap_operator(session, "root@operator.test")
+        operator = Member(actor_for_user_id(session, admin.id), admin_token.token)
+        org_a = create_org(session, operator.actor, OrgCreate(name="Org A", kind="enterprise"))
+        org_b = create_org(session, operator.actor, OrgCreate(name="Org B", kind="enterprise"))
+        return World(
+            operator=operator,
+            a_admin=_member(session, operator.actor, "admin@a.test", org_a.id, OrgRole.admin),
+            a_member=_member(session, operator.actor, "member@a.test", org_a.id, OrgRole.member),
+            b_admin=_member(session, operator.actor, "admin@b.test", org_b.id, OrgRole.admin),
+            b_member=_member(session, operator.actor, "member@b.test", org_b.id, OrgRole.member),
+        )
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator["TestClient"]:
+    from fastapi.testclient import TestClient
+
+    from aicommons.api.app import create_app
+
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client
