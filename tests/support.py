@@ -34,3 +34,33 @@ def run_cli(settings: Settings, *args: str, **extra_env: str) -> subprocess.Comp
         [sys.executable, "-m", "aicommons.cli", *args],
         env=cli_env(settings, **extra_env), capture_output=True, text=True, timeout=120,
     )
+
+
+def db_state(runtime: Any) -> dict[str, tuple[int, str]]:
+    """Every kernel table's row count and a digest of its rows, to show a request changed nothing.
+
+    `api_tokens.last_used_at` is left out: authenticating a request may touch it by design.
+    """
+    import hashlib
+
+    import sqlalchemy as sa
+
+    from aicommons.core import tables  # noqa: F401  registers the kernel's tables on Base.metadata
+    from aicommons.core.db import Base
+
+    state: dict[str, tuple[int, str]] = {}
+    with runtime.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.c if not (table.name == "api_tokens" and c.name == "last_used_at")]
+            rows = sorted(repr(tuple(row)) for row in connection.execute(sa.select(*columns)))
+            state[table.name] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+    missing = {"orgs", "users", "api_tokens", "jobs", "audit_entries", "shares"} - set(state)
+    assert not missing, f"db_state does not see tables {sorted(missing)}"
+    return state
+
+
+def assert_db_unchanged(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]]) -> None:
+    counts = {name: count for name, (count, _) in before.items()}
+    assert {name: count for name, (count, _) in after.items()} == counts, "row counts changed"
+    changed = sorted(name for name in before if before[name][1] != after[name][1])
+    assert not changed, f"rows changed in {changed}"

@@ -29,7 +29,7 @@ class SleepParams(BaseModel):
 
     steps: int = Field(5, ge=1, le=10_000, description="Checkpointed steps.")
     seconds: float = Field(1.0, ge=0, le=600, description="Sleep per step.")
-    fail_attempts: int = Field(0, ge=0, le=20, description="Fail attempts 1..N on purpose (after step 1).")
+    fail_attempts: int = Field(0, ge=0, le=20, description="Fail attempts 1..N on purpose, in their first step.")
 
 
 @job_type("diagnostics.sleep", params=SleepParams)

@@ -1,0 +1,51 @@
+# aicommons: `make run` starts the platform with demo data; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-sqlite test-postgres lint bench install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/aicommons init --demo
+	$(BIN)/aicommons serve --host $(HOST) --port $(PORT)
+
+lint: install-test
+	$(BIN)/lint-imports
+
+# SQLite runs everything; PostgreSQL runs everything but the slow end-to-end tests (they
+# exercise processes and servers, not SQL, and already ran once).
+test: install-test lint
+	$(BIN)/pytest
+	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest -m "not slow"
+
+test-sqlite: install-test
+	$(BIN)/pytest
+
+test-postgres: install-test
+	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest
+
+bench: install-test
+	mkdir -p .bench
+	$(BIN)/python bench/jobs.py --json .bench/jobs.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .bench
