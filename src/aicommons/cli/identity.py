@@ -85,11 +85,16 @@ def revoke_token(ctx: typer.Context, token_id: str) -> None:
 
 
 @tokens.command("list")
-def list_tokens(ctx: typer.Context, email: str) -> None:
+def list_tokens(
+    ctx: typer.Context, email: str, json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
     """List a user's tokens (never their secrets)."""
     with state(ctx).session() as (session, actor):
         user = identity.get_user_by_email(session, actor, email)
         rows = identity.list_tokens(session, actor, user.id)
+    if json_out:
+        rendering.as_json(rows)
+        return
     rendering.table(
         f"Tokens of {email}", ["id", "name", "prefix", "created", "last used", "revoked"],
         ((t.id, t.name, t.prefix + "…", t.created_at, t.last_used_at, t.revoked_at) for t in rows),

@@ -17,7 +17,10 @@ err = Console(stderr=True)
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     grid = Table(title=title, title_justify="left")
     for column in columns:
-        grid.add_column(column)
+        if column == "id":  # ids are copied into the next command: keep them whole and on one line
+            grid.add_column(column, no_wrap=True, min_width=30)
+        else:
+            grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*("" if cell is None else str(cell) for cell in row))
     out.print(grid)
