@@ -133,12 +133,14 @@ def list_entries(
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[AuditEntryRead]:
-    """Org admins read their org's entries; the operator reads all."""
+    """Org admins read the entries about their org's resources; the operator reads all."""
     if not (actor.is_operator or actor.is_org_admin):
         raise Forbidden("Only org admins and the platform operator may read the audit log.")
     stmt = sa.select(AuditEntry)
     if not actor.is_operator:
-        stmt = stmt.where(sa.or_(AuditEntry.org_id == actor.org_id, AuditEntry.actor_org_id == actor.org_id))
+        # By the owner of the changed resource only: an org's own members may act on another
+        # org's shared things, and those entries belong to that other org.
+        stmt = stmt.where(AuditEntry.org_id == actor.org_id)
     if resource_id:
         stmt = stmt.where(AuditEntry.resource_id == resource_id)
     if action:

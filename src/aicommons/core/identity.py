@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from aicommons.core import audit
 from aicommons.core.db import utcnow
-from aicommons.core.errors import Conflict, Forbidden, Unauthenticated, not_found
+from aicommons.core.errors import Conflict, Forbidden, NotFound, Unauthenticated, invalid_parameter, not_found
 from aicommons.core.ids import new_id
 from aicommons.core.pagination import page_rows
 from aicommons.core.permissions import Action, Actor, require
@@ -33,6 +33,7 @@ from aicommons.core.schemas import (
     UserCreate,
     UserRead,
     UserUpdate,
+    Visibility,
 )
 from aicommons.core.tables import ApiToken, Org, User
 
@@ -102,6 +103,7 @@ def create_org(session: Session, actor: Actor | None, spec: OrgCreate) -> OrgRea
     """Only the platform operator creates orgs (`actor=None` is the platform's own bootstrap)."""
     if actor is not None and not actor.is_operator:
         raise Forbidden("Only the platform operator may create organisations.")
+    _require_org_visibility(spec.visibility, "create_org")
     _require_unique_org_name(session, spec.name)
     org = Org(id=new_id("org"), name=spec.name, kind=spec.kind.value, visibility=spec.visibility.value)
     session.add(org)
@@ -114,6 +116,13 @@ def create_org(session: Session, actor: Actor | None, spec: OrgCreate) -> OrgRea
 def _require_unique_org_name(session: Session, name: str) -> None:
     if session.scalar(sa.select(Org.id).where(sa.func.lower(Org.name) == name.lower())):
         raise Conflict(f"An organisation named {name!r} already exists.")
+
+
+def _require_org_visibility(visibility: Visibility | None, owner: str) -> None:
+    if visibility == Visibility.shared:
+        raise invalid_parameter(
+            "visibility", owner, "'private' or 'public' (an organisation cannot be shared)", visibility.value
+        )
 
 
 def _readable_org(session: Session, actor: Actor, org_id: str, action: Action = Action.read) -> Org:
@@ -154,10 +163,9 @@ def list_orgs(session: Session, actor: Actor, *, limit: int = 50, cursor: str | 
 def update_org(session: Session, actor: Actor, org_id: str, change: OrgUpdate) -> OrgRead:
     org = _readable_org(session, actor, org_id, Action.admin)
     before = OrgRead.model_validate(org)
+    _require_org_visibility(change.visibility, "update_org")
     if change.name is not None and change.name.lower() != org.name.lower():
         _require_unique_org_name(session, change.name)
-    if change.visibility == "shared":
-        raise Conflict("An organisation is either private or public; it cannot be shared.")
     if change.name is not None:
         org.name = change.name
     if change.visibility is not None:
@@ -294,12 +302,13 @@ def list_tokens(session: Session, actor: Actor, user_id: str) -> list[TokenRead]
 def revoke_token(session: Session, actor: Actor | None, token_id: str) -> TokenRead:
     token = session.get(ApiToken, token_id)
     user = session.get(User, token.user_id) if token else None
-    try:
-        _require_token_manager(session, actor, user, token_id)
-    except Forbidden:
-        raise not_found("token", token_id) from None
     if token is None or user is None:
         raise not_found("token", token_id)
+    try:
+        _require_token_manager(session, actor, user, token_id)
+    except (Forbidden, NotFound):
+        # Someone else's token is reported as a token that does not exist, not as a user.
+        raise not_found("token", token_id) from None
     before = TokenRead.model_validate(token)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
