@@ -45,7 +45,8 @@ test-postgres: install-test
 
 bench: install-test
 	mkdir -p .bench
-	$(BIN)/python bench/jobs.py --json .bench/jobs.json
+	$(BIN)/python bench/jobs.py --json .bench/jobs-sqlite.json
+	$(BIN)/python bench/jobs.py --database-url "$$(scripts/ensure-postgres.sh)" --json .bench/jobs-postgresql.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .bench

@@ -25,6 +25,9 @@ from aicommons.core.errors import IntegrityError, invalid_parameter, not_found
 from aicommons.core.registry import Registry
 
 CHUNK = 1 << 20
+# S3 parts go up one at a time, so a put holds about two parts in memory; 5 MiB is S3's minimum.
+S3_PART = 5 << 20
+S3_MAX_PARTS = 10_000
 
 BlobBackend = Callable[[str, dict[str, Any]], tuple[fsspec.AbstractFileSystem, str]]
 blob_backends: Registry[BlobBackend] = Registry("blob backend")
@@ -65,6 +68,8 @@ class BlobStore:
         self.url = url
         self.fs, self.root = blob_backends.get(protocol)(url, {"endpoint_url": endpoint_url})
         self._local = isinstance(self.fs, LocalFileSystem)
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        self._s3 = "s3" in protocols
 
     def key(self, sha256: str) -> str:
         _check_digest(sha256)
@@ -74,20 +79,21 @@ class BlobStore:
 
     def put(self, stream: BinaryIO | IO[bytes]) -> BlobRef:
         """Store the bytes of a readable binary stream; returns their digest and size."""
-        spool_dir = self._spool_dir()
-        with tempfile.NamedTemporaryFile(dir=spool_dir, prefix="put-", delete=False) as spool:
-            hasher = hashlib.sha256()
-            size = 0
-            while chunk := stream.read(CHUNK):
-                hasher.update(chunk)
-                spool.write(chunk)
-                size += len(chunk)
-            spool.flush()
-            os.fsync(spool.fileno())
-        ref = BlobRef(hasher.hexdigest(), size)
+        spool = tempfile.NamedTemporaryFile(dir=self._spool_dir(), prefix="put-", delete=False)
         try:
+            with spool:
+                hasher = hashlib.sha256()
+                size = 0
+                while chunk := stream.read(CHUNK):
+                    hasher.update(chunk)
+                    spool.write(chunk)
+                    size += len(chunk)
+                spool.flush()
+                os.fsync(spool.fileno())
+            ref = BlobRef(hasher.hexdigest(), size)
             self._land(spool.name, self.key(ref.sha256))
         finally:
+            # Also on a failed read of `stream`: a half-written spool file must not outlive the put.
             if os.path.exists(spool.name):
                 os.unlink(spool.name)
         return ref
@@ -112,6 +118,12 @@ class BlobStore:
         if self._local:
             os.makedirs(os.path.dirname(key), exist_ok=True)
             os.replace(spool_path, key)
+        elif self._s3:
+            # s3fs's defaults read a file under 100 MiB whole into memory and upload ten 50 MiB parts
+            # at once; one bounded part at a time keeps a put's memory flat at any size.
+            size = os.path.getsize(spool_path)
+            part = max(S3_PART, -(-size // S3_MAX_PARTS))
+            self.fs.put_file(spool_path, key, chunksize=part, max_concurrency=1)
         else:
             self.fs.put_file(spool_path, key)
 
@@ -129,8 +141,10 @@ class BlobStore:
     def iter_chunks(self, sha256: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """Yield the blob's bytes; raise IntegrityError at the end if they do not hash to `sha256`."""
         hasher = hashlib.sha256()
+        # s3fs would otherwise fetch 50 MiB blocks: read ahead by one chunk only.
+        options = {"block_size": chunk_size, "cache_type": "readahead"} if self._s3 else {}
         try:
-            stream = self.fs.open(self.key(sha256), "rb")
+            stream = self.fs.open(self.key(sha256), "rb", **options)
         except FileNotFoundError:
             raise not_found("blob", sha256) from None
         with stream:
