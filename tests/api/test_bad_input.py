@@ -560,3 +560,21 @@ def test_services_reject_bad_job_specs(world, runtime):
             jobs.submit_job(session, world.a_member.actor, spec)
         assert all(m in caught.value.message for m in mentions), caught.value.message
     assert_db_unchanged(before, db_state(runtime))
+
+
+def test_an_unexpected_error_is_a_json_500_and_the_transaction_is_rolled_back(runtime, world, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from aicommons.api.app import create_app
+
+    def write_then_crash(session, actor, spec):
+        audit.record(session, actor, "test.partial", "job", "job_x", org_id=actor.org_id)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(jobs, "submit_job", write_then_crash)  # a bug that cannot be provoked otherwise
+    before = db_state(runtime)
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+        response = client.post("/api/v1/jobs", json={"type": "diagnostics.noop"}, headers=auth(world.a_member))
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal"
+    assert_db_unchanged(before, db_state(runtime))

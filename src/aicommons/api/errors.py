@@ -52,8 +52,14 @@ async def _integrity_error(request: Request, exc: sqlalchemy.exc.IntegrityError)
     return JSONResponse(error_body("conflict", "The change conflicts with a stored record; nothing was saved."), 409)
 
 
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("internal", "An unexpected error occurred; nothing was saved."), 500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AicommonsError, _aicommons_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(sqlalchemy.exc.IntegrityError, _integrity_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -148,7 +148,7 @@ def get_org_by_name(session: Session, actor: Actor, name: str) -> OrgRead:
         raise not_found("organisation", name)
     try:
         return get_org(session, actor, org_id)
-    except Exception:
+    except NotFound:  # visible to nobody but its org: same answer as a name that does not exist
         raise not_found("organisation", name) from None
 
 
@@ -230,7 +230,7 @@ def get_user_by_email(session: Session, actor: Actor, email: str) -> UserRead:
         raise not_found("user", email)
     try:
         return get_user(session, actor, user_id)
-    except Exception:
+    except NotFound:  # visible to nobody but its org: same answer as a name that does not exist
         raise not_found("user", email) from None
 
 

@@ -170,3 +170,19 @@ def _wait_for(condition, timeout=10.0):
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def test_workers_silent_for_long_are_forgotten_and_not_counted(runtime):
+    from datetime import timedelta
+
+    from aicommons.core.db import utcnow
+    from aicommons.core.tables import Worker
+
+    with runtime.session() as session:
+        queue.announce_worker(session, "alive", "local", "host", 1)
+        session.add(Worker(id="dead", executor="local", host="host", pid=2, heartbeat_at=utcnow() - timedelta(hours=1)))
+    with runtime.session() as session:
+        assert queue.live_workers(session, lost_after_s=15) == 1
+        queue.forget_silent_workers(session, silent_for_s=60)
+    with runtime.session() as session:
+        assert session.scalars(sa.select(Worker.id)).all() == ["alive"]

@@ -127,9 +127,11 @@ class LocalExecutor:
             queue.forget_worker(session, worker_id)
 
     def _recover_lost(self) -> None:
+        lost_after_s = self.runtime.settings.lost_after_s
         with self.runtime.session() as session:
-            if queue.requeue_lost(session, lost_after_s=self.runtime.settings.lost_after_s):
+            if queue.requeue_lost(session, lost_after_s=lost_after_s):
                 session.info["jobs_queued"] = True
+            queue.forget_silent_workers(session, silent_for_s=lost_after_s * 4)
 
 
 def _close_quietly(process: subprocess.Popen[bytes]) -> None:

@@ -175,6 +175,12 @@ def forget_worker(session: Session, worker_id: str) -> None:
     session.execute(sa.delete(Worker).where(Worker.id == worker_id))
 
 
+def forget_silent_workers(session: Session, *, silent_for_s: float) -> None:
+    """Drop the rows of workers that died without saying goodbye (a killed server's, say)."""
+    cutoff = utcnow() - timedelta(seconds=silent_for_s)
+    session.execute(sa.delete(Worker).where(Worker.heartbeat_at < cutoff))
+
+
 def live_workers(session: Session, *, lost_after_s: float) -> int:
     cutoff = utcnow() - timedelta(seconds=lost_after_s)
     return session.scalar(sa.select(sa.func.count()).select_from(Worker).where(Worker.heartbeat_at >= cutoff)) or 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,11 +44,8 @@ class WorkerLoop:
     def run(self, stop: threading.Event | Any, wake: threading.Event | Any | None = None) -> None:
         """Run jobs until `stop` is set; `wake` (optional) cuts an idle wait short."""
         self.announce()
-        last_announce = time.monotonic()
+        threading.Thread(target=self._keep_announcing, args=(stop,), name="worker-announce", daemon=True).start()
         while not stop.is_set():
-            if time.monotonic() - last_announce > self.runtime.settings.heartbeat_s:
-                self.announce()
-                last_announce = time.monotonic()
             if self.run_one():
                 continue
             if wake is not None:
@@ -59,6 +55,11 @@ class WorkerLoop:
                 stop.wait(IDLE_POLL_S)
         with self.runtime.session() as session:
             queue.forget_worker(session, self.worker_id)
+
+    def _keep_announcing(self, stop: threading.Event | Any) -> None:
+        # On its own thread, so a worker busy with a long job still counts as alive.
+        while not stop.wait(self.runtime.settings.heartbeat_s):
+            self.announce()
 
     def run_one(self) -> bool:
         """Claim and run one job; False when none was ready."""

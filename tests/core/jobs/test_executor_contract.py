@@ -1,4 +1,7 @@
-"""The local executor with real worker processes: throughput, wake-ups, and a worker killed mid-job."""
+"""The contract every executor passes, with real worker processes: all jobs run once, workers
+announce themselves, a worker killed mid-job is replaced and its job resumes, cancellation and
+shutdown strand nothing. Parametrised over the `executors` registry, so a Ray executor that
+registers itself is held to the same contract."""
 
 from __future__ import annotations
 
@@ -10,14 +13,19 @@ import pytest
 import sqlalchemy as sa
 
 from aicommons.core import audit, jobs
-from aicommons.core.jobs.local import LocalExecutor
+from aicommons.core.jobs import executors
 from aicommons.core.schemas import JobSubmit
 from aicommons.core.tables import AuditEntry, Worker
 
 
+@pytest.fixture(params=executors.names())
+def executor_name(request):
+    return request.param
+
+
 @pytest.fixture
-def executor(runtime):
-    executor = LocalExecutor(runtime)
+def executor(runtime, executor_name):
+    executor = executors.get(executor_name)(runtime)
     executor.start()
     yield executor
     executor.stop()
@@ -72,7 +80,9 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_resumes_and_completes_o
     assert done.status == "succeeded"
     assert done.lost_count == 1
     assert done.result["resumed_from"] >= 2  # it continued from a checkpoint, not from scratch
-    assert pid not in executor.worker_pids and len(executor.worker_pids) == 2
+    with runtime.session() as session:  # the dead worker was replaced
+        assert jobs.live_workers(session, lost_after_s=runtime.settings.lost_after_s) == 2
+        assert session.scalar(sa.select(sa.func.count()).select_from(Worker).where(Worker.pid == pid)) == 0
     with runtime.session() as session:
         outcomes = session.scalars(
             sa.select(AuditEntry.action).where(AuditEntry.resource_id == job.id).order_by(AuditEntry.seq)
@@ -91,8 +101,8 @@ def test_a_running_job_can_be_cancelled(runtime, world, executor):
     assert cancelled.status == "cancelled" and cancelled.progress < 1
 
 
-def test_stopping_the_executor_leaves_no_job_stranded(runtime, world):
-    executor = LocalExecutor(runtime)
+def test_stopping_the_executor_leaves_no_job_stranded(runtime, world, executor_name):
+    executor = executors.get(executor_name)(runtime)
     executor.start()
     job = submit(runtime, world.a_member.actor, steps=200, seconds=0.05)
     wait_job(runtime, world.a_member.actor, job.id, lambda j: j.status == "running")
