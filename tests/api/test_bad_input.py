@@ -578,3 +578,14 @@ def test_an_unexpected_error_is_a_json_500_and_the_transaction_is_rolled_back(ru
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal"
     assert_db_unchanged(before, db_state(runtime))
+
+
+def test_a_body_that_is_not_json_at_all_is_named_as_such(client, world, runtime):
+    before = db_state(runtime)
+    response = client.post(
+        "/api/v1/jobs", content="type=diagnostics.noop", headers={**auth(world.a_member), "Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+    assert "Content-Type: application/json" in response.json()["error"]["message"]
+    assert_db_unchanged(before, db_state(runtime))

@@ -37,6 +37,13 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     if any(e.get("type") == "json_invalid" for e in errors):
         detail = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {}).get("error", "")
         return JSONResponse(error_body("malformed_json", f"The request body is not valid JSON: {detail}."), 400)
+    sent_json = "json" in request.headers.get("content-type", "")
+    if not sent_json and any(
+        tuple(e.get("loc", ())) == ("body",) and e.get("type") == "model_attributes_type" for e in errors
+    ):
+        # No JSON at all: usually a form-encoded body (curl -d without a Content-Type).
+        message = "The request body must be a JSON object sent with `Content-Type: application/json`."
+        return JSONResponse(error_body("malformed_json", message), 400)
     message = "The request is invalid: " + "; ".join(_describe(e) for e in errors) + "."
     fields = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
     return JSONResponse(error_body("invalid", message, fields=fields), status_code=422)
