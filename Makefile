@@ -48,5 +48,10 @@ bench: install-test
 	$(BIN)/python bench/jobs.py --json .bench/jobs-sqlite.json
 	$(BIN)/python bench/jobs.py --database-url "$$(scripts/ensure-postgres.sh)" --json .bench/jobs-postgresql.json
 
+# docs/cli.md, the CLI reference, regenerated from `aicommons … --help`.
+.PHONY: docs
+docs: install
+	$(BIN)/python scripts/gen_cli_docs.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .bench

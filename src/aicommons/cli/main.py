@@ -7,10 +7,11 @@ from typing import Annotated
 import pydantic
 import typer
 import uvicorn
+from pydantic_settings import SettingsError
 from typer.core import TyperGroup
 
 from aicommons.cli import audit, identity, jobs, rendering
-from aicommons.cli.state import state
+from aicommons.cli.state import CliState, state
 from aicommons.core import db
 from aicommons.core.config import Settings
 from aicommons.core.errors import AicommonsError
@@ -26,12 +27,15 @@ class _Group(TyperGroup):
         except AicommonsError as exc:
             rendering.error(exc.message)
             raise typer.Exit(exc.exit_code) from None
+        except SettingsError as exc:
+            rendering.error(f"Invalid settings (AICOMMONS_* variables or config.toml): {exc}")
+            raise typer.Exit(2) from None
         except pydantic.ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             rendering.error(f"Invalid input: {problems}.")
             raise typer.Exit(2) from None
         finally:
-            if isinstance(ctx.obj, object) and hasattr(ctx.obj, "close"):
+            if isinstance(ctx.obj, CliState):
                 ctx.obj.close()
 
 

@@ -35,10 +35,10 @@ class InitResult:
 
 def init_home(settings: Settings, *, admin_email: str = DEFAULT_ADMIN_EMAIL, demo: bool = False) -> InitResult:
     """Create or upgrade the home; idempotent. The admin's `init` token is rotated each time."""
-    created = not settings.home.exists()
     settings.home.mkdir(parents=True, exist_ok=True)
     config_file = settings.home / "config.toml"
-    if not config_file.exists():
+    created = not config_file.exists()
+    if created:
         config_file.write_text(DEFAULT_CONFIG_TOML)
     db.upgrade(settings.resolved_database_url)
     load_plugins(settings.plugins)

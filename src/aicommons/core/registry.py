@@ -60,7 +60,7 @@ _loaded: set[str] = set()
 
 def load_plugins(extra_modules: Iterable[str] = ()) -> list[str]:
     """Import every plugin module once (entry points first, then `extra_modules`)."""
-    names = [ep.value for ep in entry_points(group=PLUGIN_GROUP)] + list(extra_modules)
+    names = [ep.module for ep in entry_points(group=PLUGIN_GROUP)] + list(extra_modules)
     for module in names:
         if module not in _loaded:
             importlib.import_module(module)

@@ -127,6 +127,7 @@ def test_checkpoints_let_a_requeued_job_resume_where_it_stopped(runtime, world):
     assert done.status == "succeeded"
     assert done.result["resumed_from"] == 2
     assert done.lost_count == 1
+    assert done.attempts == 1  # the lost attempt was the worker's fault, not the job's
 
 
 def test_silent_jobs_are_requeued_and_chronic_losers_fail(runtime, world):

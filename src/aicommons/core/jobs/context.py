@@ -75,7 +75,10 @@ class JobContext:
 
     @contextmanager
     def step(self, state: dict[str, Any]) -> Iterator[Session]:
-        """`with ctx.step({"done": i + 1}) as session:` writes and the new state commit together."""
+        """`with ctx.step({"done": i + 1}) as session:` writes and the new state commit together.
+
+        Do the slow work before the block and only the writes inside it: on SQLite the
+        transaction holds the database's write lock until the block ends."""
         self.check_cancelled()
         with self.runtime.session() as session:
             yield session

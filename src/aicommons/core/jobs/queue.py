@@ -140,6 +140,7 @@ def requeue_lost(session: Session, *, lost_after_s: float, worker_id: str | None
     requeued = []
     for job in session.scalars(stmt.with_for_update(skip_locked=True)):
         job.lost_count += 1
+        job.attempts -= 1  # the worker died, not the job: a lost attempt is not a failed one
         lost_from = job.worker_id
         job.lease = None
         job.worker_id = None

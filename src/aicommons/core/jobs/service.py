@@ -31,6 +31,7 @@ def submit_job(session: Session, actor: Actor, spec: JobSubmit) -> JobRead:
         params=params,
         max_attempts=spec.max_attempts,
         status=JobStatus.queued.value,
+        message="queued",
         run_after=utcnow(),
     )
     session.add(job)

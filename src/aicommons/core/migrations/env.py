@@ -2,12 +2,13 @@
 
 from alembic import context
 
+import aicommons.core.tables  # noqa: F401  the kernel's tables
+from aicommons.core.config import Settings
 from aicommons.core.db import Base, create_db_engine
 from aicommons.core.registry import load_plugins
 
-import aicommons.core.tables  # noqa: F401  the kernel's tables
-
-load_plugins()  # services' tables register with Base.metadata when their plugin module loads
+# Services' tables register with Base.metadata when their plugin module loads.
+load_plugins(Settings().plugins)
 
 config = context.config
 target_metadata = Base.metadata
