@@ -125,6 +125,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         lost_after_s=2.0,
         retry_backoff_s=0.1,
         workers=2,
+        builtin_datasets=False,  # publishing them takes seconds; tests/data/test_builtin_datasets.py does it once
     )
 
 

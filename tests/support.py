@@ -24,6 +24,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         AICOMMONS_HEARTBEAT_S=str(settings.heartbeat_s),
         AICOMMONS_LOST_AFTER_S=str(settings.lost_after_s),
         AICOMMONS_RETRY_BACKOFF_S=str(settings.retry_backoff_s),
+        AICOMMONS_BUILTIN_DATASETS=str(settings.builtin_datasets).lower(),
         **extra,
     )
     return env

@@ -86,9 +86,20 @@ def submit_job(
     with cli.session() as (session, actor):
         job = jobs.submit_job(session, actor, JobSubmit(type=type, params=_parse_params(param or []), max_attempts=max_attempts))
         workers = jobs.live_workers(session, lost_after_s=cli.runtime().settings.lost_after_s)
+    finish_or_report(cli, job, wait, workers=workers)
+
+
+def finish_or_report(cli: CliState, job: JobRead, wait: bool, *, workers: int | None = None) -> None:
+    """Say what was queued; with `wait`, follow it to the end and exit non-zero unless it succeeded."""
     rendering.out.print(f"Submitted job [bold]{job.id}[/] ({job.type})")
+    if workers is None:
+        with cli.session() as (session, _):
+            workers = jobs.live_workers(session, lost_after_s=cli.runtime().settings.lost_after_s)
     if not workers:
         rendering.err.print("[yellow]No executor is running; start one with `aicommons serve` or `aicommons worker`.[/]")
+        if wait:
+            rendering.err.print(f"Not waiting; follow it later with `aicommons jobs show {job.id}`.")
+            return
     if wait:
         job = follow(cli, job.id)
         if job.status != JobStatus.succeeded:

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     heartbeat_s: float = Field(1.0, gt=0, description="Seconds between a running job's heartbeats.")
     lost_after_s: float = Field(15.0, gt=0, description="A running job silent this long is lost and re-queued.")
     retry_backoff_s: float = Field(2.0, ge=0, description="First retry delay; doubles per attempt.")
+    builtin_datasets: bool = Field(True, description="Publish the built-in public datasets at `init`.")
     plugins: list[str] = Field(default_factory=list, description="Extra plugin modules to import.")
     host: str = Field("127.0.0.1", description="Address `aicommons serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `aicommons serve` binds.")

@@ -7,6 +7,7 @@ snapshot turns out to be stale, which the audit chain and the job queue both rel
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -70,12 +71,17 @@ class SchemaOutOfDate(AicommonsError):
     status = 503
 
 
+def _json_text(value: object) -> str:
+    # Unescaped UTF-8 on every backend, so a JSON column's text reads the same in SQLite and PostgreSQL.
+    return json.dumps(value, ensure_ascii=False)
+
+
 def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = sa.create_engine(url, json_serializer=_json_text, connect_args={"timeout": 60, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(url, json_serializer=_json_text, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def _configure_sqlite(engine: Engine) -> None:

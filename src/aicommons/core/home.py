@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from aicommons.core import db, identity
 from aicommons.core.config import DEFAULT_CONFIG_TOML, Settings
+from aicommons.core.permissions import Actor
 from aicommons.core.registry import Registry, load_plugins
 from aicommons.core.runtime import Runtime
 from aicommons.core.schemas import OrgCreate, OrgKind, OrgRole, TokenCreated, UserCreate, UserRead, Visibility
@@ -20,6 +21,9 @@ from aicommons.core.tables import Org
 
 DemoSeeder = Callable[[Session, Runtime], None]
 demo_seeders: Registry[DemoSeeder] = Registry("demo seeder")
+# Run by every `init` (idempotent): what a platform ships ready to use, such as public datasets.
+SetupStep = Callable[[Session, Runtime, Actor], None]
+setup_steps: Registry[SetupStep] = Registry("setup step")
 
 DEFAULT_ADMIN_EMAIL = "admin@aicommons.local"
 DEMO_ORG_NAME = "Demo Enterprise"
@@ -46,6 +50,9 @@ def init_home(settings: Settings, *, admin_email: str = DEFAULT_ADMIN_EMAIL, dem
     try:
         with runtime.session() as session:
             admin, token = identity.bootstrap_operator(session, admin_email)
+            operator = identity.actor_for_user_id(session, admin.id)
+            for name in setup_steps:
+                setup_steps.get(name)(session, runtime, operator)
             if demo:
                 for name in demo_seeders:
                     demo_seeders.get(name)(session, runtime)

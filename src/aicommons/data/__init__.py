@@ -1,0 +1,25 @@
+"""Data service: versioned datasets, import/export, browsing, splits, cleaning, de-identification."""
+
+from aicommons.data.datasets import create_dataset, find_dataset, get_dataset, list_datasets, update_dataset
+from aicommons.data.imports import ImportOptions
+from aicommons.data.operations import import_path, import_upload, manifest_cache, start_import, start_split
+from aicommons.data.schemas import (
+    DatasetCreate,
+    DatasetRead,
+    DatasetUpdate,
+    Modality,
+    RecordFilter,
+    RecordPage,
+    SplitParams,
+    VersionDiff,
+    VersionRead,
+)
+from aicommons.data.uploads import stage_path, stage_upload
+from aicommons.data.versions import diff_versions, get_version, list_records, list_versions, record_file, resolve_version
+
+__all__ = [
+    "DatasetCreate", "DatasetRead", "DatasetUpdate", "Modality", "RecordFilter", "RecordPage", "SplitParams",
+    "VersionDiff", "VersionRead", "ImportOptions", "create_dataset", "find_dataset", "import_path", "import_upload", "diff_versions", "get_dataset", "get_version", "list_datasets",
+    "list_records", "list_versions", "manifest_cache", "record_file", "resolve_version", "stage_path",
+    "stage_upload", "start_import", "start_split", "update_dataset",
+]
