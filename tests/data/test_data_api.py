@@ -88,3 +88,21 @@ def test_bad_uploads_and_parameters_are_4xx_and_change_nothing(client, runtime, 
     )
     assert bad_format.status_code == 422 and "Unknown import format 'xlsx'" in bad_format.json()["error"]["message"]
     assert_db_unchanged(before, db_state(runtime))
+
+
+def test_export_over_http_then_download_the_zip(client, runtime, world):
+    dataset = _create(client, world.a_member)
+    version_id = _import(client, runtime, world.a_member, dataset["id"], "r.csv", REVIEWS_CSV).result["version_id"]
+    queued = client.post(f"{API}/versions/{version_id}/exports", params={"format": "jsonl"}, headers=auth(world.a_member))
+    assert queued.status_code == 202
+    early = client.get(f"{API}/exports/{queued.json()['id']}/download", headers=auth(world.a_member))
+    assert early.status_code == 409
+    DataKit(runtime, world.a_member.actor).run(_Job(queued.json()["id"]))
+    download = client.get(f"{API}/exports/{queued.json()['id']}/download", headers=auth(world.a_member))
+    assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
+    import io
+    import zipfile
+
+    lines = zipfile.ZipFile(io.BytesIO(download.content)).read("data.jsonl").decode().splitlines()
+    assert len(lines) == 6 and json.loads(lines[0])["label"] in {"positive", "negative"}
+    assert client.get(f"{API}/exports/{queued.json()['id']}/download", headers=auth(world.b_admin)).status_code == 404

@@ -138,3 +138,45 @@ def test_dataset_names_are_unique_per_org_and_tags_filter(kit, runtime, world):
         data.create_dataset(session, world.b_admin.actor, data.DatasetCreate(name="corpus", modality="text"))
         assert [d.name for d in data.list_datasets(session, kit.actor, tag="评论").items] == ["corpus"]
         assert data.list_datasets(session, kit.actor, tag="english").items == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_table_exports_round_trip_through_an_import(kit, runtime, tmp_path, fmt):
+    original = kit.imported(kit.dataset().id, "reviews.csv", REVIEWS_CSV)
+    with runtime.session() as session:
+        job = data.start_export(session, kit.actor, original.id, fmt)
+    done = kit.run(job)
+    assert done.status == "succeeded", done.error
+    with runtime.session() as session:
+        sha256, filename = data.export_download(session, kit.actor, job.id)
+    assert filename == f"reviews-v1-{fmt}.zip"
+    again = kit.imported(kit.dataset("again").id, filename, runtime.blobs.read_bytes(sha256))
+    assert again.statistics["by_label"] == original.statistics["by_label"]
+    texts = lambda v: sorted(r["text"] for r in kit.records(v.id).items)  # noqa: E731
+    assert texts(again) == texts(original)
+
+
+def test_imagefolder_export_holds_the_verified_images(kit, runtime):
+    original = kit.imported(kit.dataset("pets", "image").id, "pets.zip", zip_bytes({"cat/1.png": png(), "dog/2.png": png((1, 2, 3))}))
+    with runtime.session() as session:
+        job = data.start_export(session, kit.actor, original.id, "imagefolder")
+    kit.run(job)
+    with runtime.session() as session:
+        sha256, _ = data.export_download(session, kit.actor, job.id)
+    import io
+    import zipfile
+
+    archive = zipfile.ZipFile(io.BytesIO(runtime.blobs.read_bytes(sha256)))
+    files = sorted(n for n in archive.namelist() if not n.endswith("/"))  # zip also lists the folders
+    assert [n.split("/")[0] for n in files] == ["cat", "dog"]
+    assert archive.read(files[1]) == png((1, 2, 3))
+
+
+def test_exports_are_refused_for_unknown_formats_and_unfinished_jobs(kit, runtime):
+    version = kit.imported(kit.dataset().id, "reviews.csv", REVIEWS_CSV)
+    with runtime.session() as session:
+        with pytest.raises(Invalid, match="Unknown export format 'xlsx'"):
+            data.start_export(session, kit.actor, version.id, "xlsx")
+        job = data.start_export(session, kit.actor, version.id, "csv")
+    with runtime.session() as session, pytest.raises(Conflict, match="queued"):
+        data.export_download(session, kit.actor, job.id)

@@ -157,6 +157,26 @@ def diff(ctx: typer.Context, base: str, other: str) -> None:
     rendering.record(result)
 
 
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    version: str,
+    format: Annotated[str, typer.Option(help="csv, jsonl, parquet, imagefolder, coco, yolo, voc, hf.")],
+    output: Annotated[Path, typer.Option(help="Where to write the zip (default: its own name, here).")] = Path("."),
+) -> None:
+    """Export a version as a zip of the chosen format (waits for the job)."""
+    cli = state(ctx)
+    found = _version(cli, version)
+    with cli.session() as (session, actor):
+        job = data.start_export(session, actor, found.id, format)
+    finish_or_report(cli, job, True)
+    with cli.session() as (session, actor):
+        sha256, filename = data.export_download(session, actor, job.id)
+    target = output / filename if output.is_dir() else output
+    cli.runtime().blobs.copy_to(sha256, target)
+    rendering.out.print(f"Wrote {target}")
+
+
 @app.command("split")
 def split(
     ctx: typer.Context,

@@ -2,7 +2,15 @@
 
 from aicommons.data.datasets import create_dataset, find_dataset, get_dataset, list_datasets, update_dataset
 from aicommons.data.imports import ImportOptions
-from aicommons.data.operations import import_path, import_upload, manifest_cache, start_import, start_split
+from aicommons.data.operations import (
+    export_download,
+    import_path,
+    import_upload,
+    manifest_cache,
+    start_export,
+    start_import,
+    start_split,
+)
 from aicommons.data.schemas import (
     DatasetCreate,
     DatasetRead,
@@ -21,5 +29,5 @@ __all__ = [
     "DatasetCreate", "DatasetRead", "DatasetUpdate", "Modality", "RecordFilter", "RecordPage", "SplitParams",
     "VersionDiff", "VersionRead", "ImportOptions", "create_dataset", "find_dataset", "import_path", "import_upload", "diff_versions", "get_dataset", "get_version", "list_datasets",
     "list_records", "list_versions", "manifest_cache", "record_file", "resolve_version", "stage_path",
-    "stage_upload", "start_import", "start_split", "update_dataset",
+    "stage_upload", "start_import", "start_split", "update_dataset", "start_export", "export_download",
 ]

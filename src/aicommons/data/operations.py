@@ -6,6 +6,7 @@ commit the new version together with the job's checkpoint, and so run exactly on
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from aicommons.core.blobs import BlobStore
-from aicommons.core.errors import Invalid
-from aicommons.core.jobs import JobContext, job_type, submit_job
+from aicommons.core.errors import Conflict, Invalid
+from aicommons.core.jobs import JobContext, get_job, job_type, submit_job
 from aicommons.core.permissions import Action, Actor
 from aicommons.core.schemas import JobRead, JobSubmit
 from aicommons.data import archives, imports
 from aicommons.data.datasets import dataset_row
+from aicommons.data.exports import exporters
 from aicommons.data.manifest import ManifestCache, build_table
 from aicommons.data.schemas import Modality, SplitParams, VersionRead
 from aicommons.data.splits import assign_splits
@@ -157,3 +159,50 @@ def run_split(ctx: JobContext, params: SplitJobParams) -> dict[str, Any]:
             parameters=s.model_dump(mode="json"), parent_version_id=params.version_id, job_id=ctx.job_id,
         ),
     )
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+class ExportParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version_id: str = Field(max_length=40)
+    format: str = Field(max_length=20)
+
+
+def start_export(session: Session, actor: Actor, version_id: str, format: str) -> JobRead:
+    """Anyone who may read a version may export it; the result is a zip in the blob store."""
+    version_row(session, actor, version_id)
+    exporters.get(format)
+    params = ExportParams(version_id=version_id, format=format)
+    return submit_job(session, actor, JobSubmit(type="data.export", params=params.model_dump(mode="json")))
+
+
+@job_type("data.export", params=ExportParams)
+def run_export(ctx: JobContext, params: ExportParams) -> dict[str, Any]:
+    with ctx.runtime.session() as session:
+        version = version_row(session, ctx.actor, params.version_id)
+        dataset = dataset_row(session, ctx.actor, version.dataset_id)
+        manifest, name = version.manifest_sha256, f"{dataset.name}-v{version.number}-{params.format}"
+    table = manifest_cache(ctx).table(manifest)
+    with tempfile.TemporaryDirectory(prefix="aicommons-export-") as workdir:
+        folder = Path(workdir) / name
+        folder.mkdir()
+        ctx.progress(0.1, f"writing {params.format}")
+        exporters.get(params.format)(table, ctx.runtime.blobs, folder)
+        ctx.progress(0.8, "packing")
+        packed = Path(shutil.make_archive(str(Path(workdir) / name), "zip", root_dir=folder))
+        ref = ctx.runtime.blobs.put_file(packed)
+    ctx.log(f"exported {table.num_rows} records as {params.format}: {ref.size} bytes")
+    return {"blob_sha256": ref.sha256, "size": ref.size, "filename": f"{name}.zip", "records": table.num_rows}
+
+
+def export_download(session: Session, actor: Actor, job_id: str) -> tuple[str, str]:
+    """The zip a finished export job wrote: (blob digest, file name)."""
+    job = get_job(session, actor, job_id)
+    if job.type != "data.export":
+        raise Invalid(f"Job {job_id!r} is a {job.type} job, not an export.")
+    if job.status != "succeeded" or not job.result:
+        raise Conflict(f"Export job {job_id!r} is {job.status}; its file exists once it has succeeded.")
+    return job.result["blob_sha256"], job.result["filename"]

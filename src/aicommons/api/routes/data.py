@@ -113,6 +113,24 @@ def diff_versions(version_id: str, other_version_id: str, session: SessionDep, a
     return data.diff_versions(session, data.manifest_cache(runtime), actor, version_id, other_version_id)
 
 
+@router.post("/versions/{version_id}/exports", response_model=JobRead, status_code=202)
+def export_version(
+    version_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    format: Annotated[str, Query(max_length=20, description="csv, jsonl, parquet, imagefolder, coco, yolo, voc, hf.")],
+) -> JobRead:
+    """Queue an export; download the zip from `/exports/{job_id}/download` when the job succeeds."""
+    return data.start_export(session, actor, version_id, format)
+
+
+@router.get("/exports/{job_id}/download")
+def download_export(job_id: str, session: SessionDep, actor: ActorDep, runtime: RuntimeDep) -> StreamingResponse:
+    sha256, filename = data.export_download(session, actor, job_id)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return StreamingResponse(runtime.blobs.iter_chunks(sha256), media_type="application/zip", headers=headers)
+
+
 @router.post("/versions/{version_id}/split", response_model=JobRead, status_code=202)
 def split_version(version_id: str, spec: data.SplitParams, session: SessionDep, actor: ActorDep) -> JobRead:
     return data.start_split(session, actor, version_id, spec)
