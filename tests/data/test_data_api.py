@@ -106,3 +106,17 @@ def test_export_over_http_then_download_the_zip(client, runtime, world):
     lines = zipfile.ZipFile(io.BytesIO(download.content)).read("data.jsonl").decode().splitlines()
     assert len(lines) == 6 and json.loads(lines[0])["label"] in {"positive", "negative"}
     assert client.get(f"{API}/exports/{queued.json()['id']}/download", headers=auth(world.b_admin)).status_code == 404
+
+
+def test_clean_over_http_writes_a_child_version_with_a_report(client, runtime, world):
+    dataset = _create(client, world.a_member)
+    payload = REVIEWS_CSV + "Great value for the price,positive\n".encode()
+    version_id = _import(client, runtime, world.a_member, dataset["id"], "r.csv", payload).result["version_id"]
+    queued = client.post(f"{API}/versions/{version_id}/clean", json={"operation": "dedup"}, headers=auth(world.a_member))
+    assert queued.status_code == 202
+    child = DataKit(runtime, world.a_member.actor).run(_Job(queued.json()["id"])).result["version_id"]
+    report = client.get(f"{API}/versions/{child}/report", headers=auth(world.a_member)).json()
+    assert report["removed"] == 1
+    bad = client.post(f"{API}/versions/{version_id}/clean", json={"operation": "shred"}, headers=auth(world.a_member))
+    assert bad.status_code == 422 and "operation" in bad.json()["error"]["message"]
+    assert client.get(f"{API}/versions/{child}/report", headers=auth(world.b_admin)).status_code == 404

@@ -157,6 +157,33 @@ def diff(ctx: typer.Context, base: str, other: str) -> None:
     rendering.record(result)
 
 
+@app.command("clean")
+def clean(
+    ctx: typer.Context,
+    version: str,
+    operation: Annotated[str, typer.Argument(help="dedup, text_quality, image_checks or label_issues.")],
+    threshold: Annotated[float, typer.Option(help="dedup: Jaccard similarity for near-duplicate texts.")] = 0.8,
+    exact_only: Annotated[bool, typer.Option(help="dedup: exact duplicates only.")] = False,
+    wait: WaitFlag = True,
+) -> None:
+    """Clean a version; writes a new version and a report (`aicommons data report`)."""
+    cli = state(ctx)
+    params = data.CleanParams(operation=operation, threshold=threshold, near=not exact_only)
+    found = _version(cli, version)
+    with cli.session() as (session, actor):
+        job = data.start_clean(session, actor, found.id, params)
+    finish_or_report(cli, job, wait)
+
+
+@app.command("report")
+def report(ctx: typer.Context, version: str) -> None:
+    """Print the report of the operation that wrote a version (JSON)."""
+    cli = state(ctx)
+    found = _version(cli, version)
+    with cli.session() as (session, actor):
+        print(json.dumps(data.get_report(session, cli.runtime().blobs, actor, found.id), ensure_ascii=False, indent=2))
+
+
 @app.command("export")
 def export(
     ctx: typer.Context,

@@ -1,6 +1,7 @@
 """Data service: versioned datasets, import/export, browsing, splits, cleaning, de-identification."""
 
 from aicommons.data.datasets import create_dataset, find_dataset, get_dataset, list_datasets, update_dataset
+from aicommons.data.clean import CleanParams, start_clean
 from aicommons.data.imports import ImportOptions
 from aicommons.data.operations import (
     export_download,
@@ -23,11 +24,19 @@ from aicommons.data.schemas import (
     VersionRead,
 )
 from aicommons.data.uploads import stage_path, stage_upload
-from aicommons.data.versions import diff_versions, get_version, list_records, list_versions, record_file, resolve_version
+from aicommons.data.versions import (
+    diff_versions,
+    get_report,
+    get_version,
+    list_records,
+    list_versions,
+    record_file,
+    resolve_version,
+)
 
 __all__ = [
     "DatasetCreate", "DatasetRead", "DatasetUpdate", "Modality", "RecordFilter", "RecordPage", "SplitParams",
     "VersionDiff", "VersionRead", "ImportOptions", "create_dataset", "find_dataset", "import_path", "import_upload", "diff_versions", "get_dataset", "get_version", "list_datasets",
     "list_records", "list_versions", "manifest_cache", "record_file", "resolve_version", "stage_path",
-    "stage_upload", "start_import", "start_split", "update_dataset", "start_export", "export_download",
+    "stage_upload", "start_import", "start_split", "update_dataset", "start_export", "export_download", "CleanParams", "start_clean", "get_report",
 ]

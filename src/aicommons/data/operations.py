@@ -36,7 +36,7 @@ def manifest_cache(ctx_or_runtime: Any) -> ManifestCache:
     return ManifestCache(runtime.blobs, runtime.settings.home / "cache" / "manifests")
 
 
-def _finished(ctx: JobContext) -> dict[str, Any] | None:
+def finished_result(ctx: JobContext) -> dict[str, Any] | None:
     """A job that already committed its version (and then lost its worker) just reports it."""
     return ctx.state.get("result")
 
@@ -89,7 +89,7 @@ def _check_modality(modality: str, table: pa.Table) -> None:
 
 @job_type("data.import", params=ImportParams)
 def run_import(ctx: JobContext, params: ImportParams) -> dict[str, Any]:
-    if done := _finished(ctx):
+    if done := finished_result(ctx):
         return done
     blobs = ctx.runtime.blobs
     with ctx.runtime.session() as session:
@@ -104,7 +104,7 @@ def run_import(ctx: JobContext, params: ImportParams) -> dict[str, Any]:
     table = build_table(records)
     _check_modality(modality, table)
     ctx.progress(0.9, "writing the version")
-    return _commit_version(
+    return commit_version(
         ctx,
         lambda session: write_version(
             session, blobs, ctx.actor, params.dataset_id, table,
@@ -113,7 +113,7 @@ def run_import(ctx: JobContext, params: ImportParams) -> dict[str, Any]:
     )
 
 
-def _commit_version(ctx: JobContext, write: Callable[[Session], VersionRead]) -> dict[str, Any]:
+def commit_version(ctx: JobContext, write: Callable[[Session], VersionRead]) -> dict[str, Any]:
     """Write the version and the job's final checkpoint in one transaction."""
     state: dict[str, Any] = {}
     with ctx.step(state) as session:  # the state dict is saved as it is when the block ends
@@ -140,7 +140,7 @@ def start_split(session: Session, actor: Actor, version_id: str, split: SplitPar
 
 @job_type("data.split", params=SplitJobParams)
 def run_split(ctx: JobContext, params: SplitJobParams) -> dict[str, Any]:
-    if done := _finished(ctx):
+    if done := finished_result(ctx):
         return done
     with ctx.runtime.session() as session:
         version = version_row(session, ctx.actor, params.version_id)
@@ -152,7 +152,7 @@ def run_split(ctx: JobContext, params: SplitJobParams) -> dict[str, Any]:
         train=s.train, validation=s.validation, test=s.test, seed=s.seed, stratify=s.stratify,
     )
     table = table.set_column(table.column_names.index("split"), "split", pa.array(splits, type=pa.string()))
-    return _commit_version(
+    return commit_version(
         ctx,
         lambda session: write_version(
             session, ctx.runtime.blobs, ctx.actor, dataset_id, table, operation="split",

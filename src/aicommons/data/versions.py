@@ -185,6 +185,17 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 
 
+def get_report(session: Session, blobs: BlobStore, actor: Actor, version_id: str) -> dict[str, Any]:
+    """The report of the operation that wrote a version. De-identification reports hold
+    before/after samples of personal data, so only the data owner (write access) reads those."""
+    version = version_row(session, actor, version_id)
+    if version.operation == "deid":
+        version_row(session, actor, version_id, Action.write)
+    if version.report_sha256 is None:
+        raise NotFound(f"Version {version_id!r} ({version.operation}) has no report.")
+    return json.loads(blobs.read_bytes(version.report_sha256))
+
+
 def record_file(session: Session, cache: ManifestCache, actor: Actor, version_id: str, record_id: str) -> tuple[str, str]:
     """The blob digest and file name of a record's file (an image), for download."""
     version = version_row(session, actor, version_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
@@ -129,6 +129,17 @@ def download_export(job_id: str, session: SessionDep, actor: ActorDep, runtime: 
     sha256, filename = data.export_download(session, actor, job_id)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     return StreamingResponse(runtime.blobs.iter_chunks(sha256), media_type="application/zip", headers=headers)
+
+
+@router.post("/versions/{version_id}/clean", response_model=JobRead, status_code=202)
+def clean_version(version_id: str, spec: data.CleanParams, session: SessionDep, actor: ActorDep) -> JobRead:
+    """dedup, text_quality, image_checks or label_issues; writes a new version with a report."""
+    return data.start_clean(session, actor, version_id, spec)
+
+
+@router.get("/versions/{version_id}/report")
+def version_report(version_id: str, session: SessionDep, actor: ActorDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return data.get_report(session, runtime.blobs, actor, version_id)
 
 
 @router.post("/versions/{version_id}/split", response_model=JobRead, status_code=202)
