@@ -1,3 +1,3 @@
-"""The data service's registrations: its tables, job types, import formats and setup steps."""
 
 from aicommons.data import builtin_datasets, operations, tables  # noqa: F401
+from aicommons.data import clean  # noqa: F401,E402
