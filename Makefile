@@ -48,6 +48,7 @@ bench: install-test
 	$(BIN)/python bench/jobs.py --json .bench/jobs-sqlite.json
 	$(BIN)/python bench/jobs.py --database-url "$$(scripts/ensure-postgres.sh)" --json .bench/jobs-postgresql.json
 	$(BIN)/python bench/dedup.py --json .bench/dedup.json
+	$(BIN)/python bench/deid.py --json .bench/deid.json
 
 # docs/cli.md, the CLI reference, regenerated from `aicommons … --help`.
 .PHONY: docs

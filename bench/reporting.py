@@ -22,8 +22,9 @@ class Figure:
     higher_is_better: bool = True
 
     @property
-    def ratio(self) -> float:
-        return self.ours / self.peer if self.peer else float("inf")
+    def ratio(self) -> float | None:
+        """ours / peer; None when the peer scores zero (no finite ratio; strict JSON has no Infinity)."""
+        return self.ours / self.peer if self.peer else None
 
     @property
     def met(self) -> bool:
@@ -33,7 +34,8 @@ class Figure:
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("higher_is_better")
-        return {**data, "ours": round(self.ours, 3), "peer": round(self.peer, 3), "ratio": round(self.ratio, 4), "met": self.met}
+        ratio = None if self.ratio is None else round(self.ratio, 4)
+        return {**data, "ours": round(self.ours, 3), "peer": round(self.peer, 3), "ratio": ratio, "met": self.met}
 
 
 def arguments(description: str) -> argparse.ArgumentParser:
@@ -47,7 +49,7 @@ def report(title: str, peer_name: str, figures: list[Figure], json_path: Path | 
     for column in ("figure", "unit", "ours", peer_name, "ratio (ours/peer)", "goal (ours)", "met"):
         table.add_column(column)
     for f in figures:
-        table.add_row(f.name, f.unit, f"{f.ours:,.2f}", f"{f.peer:,.2f}", f"{f.ratio:.3f}", f.goal, "yes" if f.met else "NO")
+        table.add_row(f.name, f.unit, f"{f.ours:,.2f}", f"{f.peer:,.2f}", "n/a" if f.ratio is None else f"{f.ratio:.3f}", f.goal, "yes" if f.met else "NO")
     Console(width=140).print(table)
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from aicommons.core import db
@@ -183,9 +184,7 @@ def world(runtime: Runtime) -> World:
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator["TestClient"]:
-    from fastapi.testclient import TestClient
-
+def client(runtime: Runtime) -> Iterator[TestClient]:
     from aicommons.api.app import create_app
 
     with TestClient(create_app(runtime)) as test_client:

@@ -129,7 +129,7 @@ def records(
             print(json.dumps(item, ensure_ascii=False))
         return
     columns = [c for c in (page.items[0] if page.items else {}) if c not in ("content_hash", "file_sha256", "annotations")]
-    rendering.table(f"{page.total} records (showing {len(page.items)})", columns, ([str(i[c])[:80] for c in columns] for i in page.items))
+    rendering.table(f"{page.total} records (showing {len(page.items)})", columns, (["" if i[c] is None else str(i[c])[:80] for c in columns] for i in page.items))
 
 
 def _parse_where(text: str) -> data.RecordFilter:

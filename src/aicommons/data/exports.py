@@ -24,8 +24,9 @@ exporters: Registry[Exporter] = Registry("export format")
 def user_view(table: pa.Table) -> pa.Table:
     """The record's own fields with its label and split: what a user expects in a flat file."""
     keep = [n for n in table.column_names if n not in RESERVED] + ["label", "split"]
-    if table["file_name"].null_count < table.num_rows:
-        keep.append("file_name")
+    for optional in ("file_name", "annotations"):  # only when some record has one
+        if table[optional].null_count < table.num_rows:
+            keep.append(optional)
     return table.select(keep)
 
 

@@ -24,9 +24,19 @@ from aicommons.core.registry import Registry
 from aicommons.data.manifest import Record
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-SPLIT_NAMES = {"train", "validation", "val", "valid", "test"}
+# Folder names that name a split, and the manifest's name for it.
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "val": "validation",
+    "valid": "validation",
+    "validation": "validation",
+    "test": "test",
+    "testing": "test",
+}
 
 Progress = Callable[[float, str], None]
+
 
 class ImportOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -43,8 +53,12 @@ class ImportOptions(BaseModel):
             readers.get(value)  # raises Invalid naming the known formats
         return value
 
+
 Reader = Callable[[Path, ImportOptions, BlobStore, Progress], list[Record]]
 readers: Registry[Reader] = Registry("import format")
+# A detector says whether an extracted folder is in its format (COCO, YOLO, VOC, …).
+format_detectors: Registry[Callable[[Path, list[Path]], bool]] = Registry("format detector")
+
 
 def detect_format(path: Path) -> str:
     if path.is_file():
@@ -54,8 +68,8 @@ def detect_format(path: Path) -> str:
             return by_suffix[suffix]
         raise Invalid(f"Cannot tell the format of {path.name!r}; name it .csv, .jsonl or .parquet, or pass a format.")
     files = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    for candidate in ("coco", "voc", "yolo"):
-        if candidate in readers and _looks_like(candidate, path, files):
+    for candidate in format_detectors.names():
+        if format_detectors.get(candidate)(path, files):
             return candidate
     tables = [p for p in files if p.suffix.lower() in {".csv", ".jsonl", ".parquet", ".ndjson", ".tsv"}]
     if len(tables) == 1 and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
@@ -64,16 +78,11 @@ def detect_format(path: Path) -> str:
         return "imagefolder"
     raise Invalid("The upload holds no file aicommons can import (CSV, JSONL, Parquet, images, COCO, YOLO or VOC).")
 
-def _looks_like(candidate: str, root: Path, files: list[Path]) -> bool:
-    detector = format_detectors.get(candidate) if candidate in format_detectors else None
-    return bool(detector and detector(root, files))
-
-format_detectors: Registry[Callable[[Path, list[Path]], bool]] = Registry("format detector")
 
 def read(path: Path, options: ImportOptions, blobs: BlobStore, progress: Progress) -> list[Record]:
     fmt = detect_format(path) if options.format == "auto" else options.format
     if path.is_dir() and fmt in {"csv", "jsonl", "parquet"}:
-        tables = [p for p in path.rglob(f"*") if p.is_file() and detect_format_quietly(p) == fmt]
+        tables = [p for p in path.rglob("*") if p.is_file() and detect_format_quietly(p) == fmt]
         if len(tables) != 1:
             raise Invalid(f"Expected exactly one {fmt} file in the upload; found {len(tables)}.")
         path = tables[0]
@@ -82,13 +91,16 @@ def read(path: Path, options: ImportOptions, blobs: BlobStore, progress: Progres
         raise Invalid("The upload holds no records.")
     return records
 
+
 def detect_format_quietly(path: Path) -> str | None:
     try:
         return detect_format(path)
     except Invalid:
         return None
 
+
 # --- tables -----------------------------------------------------------------------------------
+
 
 def _rows_to_records(rows: list[dict[str, Any]], options: ImportOptions) -> list[Record]:
     records = []
@@ -99,11 +111,34 @@ def _rows_to_records(rows: list[dict[str, Any]], options: ImportOptions) -> list
             if options.text_field not in row:
                 raise Invalid(f"The text field {options.text_field!r} is not among the columns {sorted(row)}.")
             row["text"] = row.pop(options.text_field)
-        records.append(Record(fields=row, label=None if label is None else str(label), split=split))
+        records.append(
+            Record(
+                fields=row,
+                label=None if label is None else str(label),
+                split=split,
+                # Written by our own flat exports: taken back, so an export re-imports as it was.
+                file_name=row.pop("file_name", None),
+                annotations=_annotations(row.pop("annotations", None)),
+            )
+        )
     return records
+
+
+def _annotations(value: Any) -> list[dict[str, Any]] | None:
+    if value is None or isinstance(value, list):
+        return value
+    try:
+        parsed = json.loads(value)
+    except (TypeError, json.JSONDecodeError):
+        raise Invalid(f"The 'annotations' column must hold JSON lists of objects; got {str(value)[:80]!r}.") from None
+    if not isinstance(parsed, list):
+        raise Invalid(f"The 'annotations' column must hold JSON lists of objects; got {str(value)[:80]!r}.")
+    return parsed
+
 
 def _table_rows(table: pa.Table, options: ImportOptions) -> list[Record]:
     return _rows_to_records(table.to_pylist(), options)
+
 
 @readers.register("csv")
 def read_csv(path: Path, options: ImportOptions, blobs: BlobStore, progress: Progress) -> list[Record]:
@@ -114,6 +149,7 @@ def read_csv(path: Path, options: ImportOptions, blobs: BlobStore, progress: Pro
         raise Invalid(f"{path.name!r} is not a readable CSV file: {exc}") from None
     progress(0.5, f"read {table.num_rows} rows")
     return _table_rows(table, options)
+
 
 @readers.register("jsonl")
 def read_jsonl(path: Path, options: ImportOptions, blobs: BlobStore, progress: Progress) -> list[Record]:
@@ -134,6 +170,7 @@ def read_jsonl(path: Path, options: ImportOptions, blobs: BlobStore, progress: P
             raise Invalid(f"{path.name!r} is not UTF-8 text.") from None
     return _rows_to_records(rows, options)
 
+
 @readers.register("parquet")
 def read_parquet(path: Path, options: ImportOptions, blobs: BlobStore, progress: Progress) -> list[Record]:
     try:
@@ -142,7 +179,9 @@ def read_parquet(path: Path, options: ImportOptions, blobs: BlobStore, progress:
         raise Invalid(f"{path.name!r} is not a readable Parquet file: {exc}") from None
     return _table_rows(table, options)
 
+
 # --- images -----------------------------------------------------------------------------------
+
 
 def image_record(path: Path, blobs: BlobStore, *, root: Path, label: str | None, split: str | None) -> Record:
     data = path.read_bytes()
@@ -160,6 +199,7 @@ def image_record(path: Path, blobs: BlobStore, *, root: Path, label: str | None,
         file_name=str(path.relative_to(root)),
     )
 
+
 @readers.register("imagefolder")
 def read_imagefolder(root: Path, options: ImportOptions, blobs: BlobStore, progress: Progress) -> list[Record]:
     """`root/<class>/<image>`, or `root/<split>/<class>/<image>` when the top folders are splits."""
@@ -171,11 +211,10 @@ def read_imagefolder(root: Path, options: ImportOptions, blobs: BlobStore, progr
     records = []
     for index, path in enumerate(images):
         parts = path.relative_to(root).parts
-        split = parts[0] if len(parts) >= 3 and parts[0].lower() in SPLIT_NAMES else None
+        split = SPLIT_ALIASES.get(parts[0].lower()) if len(parts) >= 3 else None
         class_parts = parts[1:-1] if split else parts[:-1]
         label = class_parts[-1] if class_parts else None
         records.append(image_record(path, blobs, root=root, label=label, split=split))
         if index % 200 == 0:
             progress(index / len(images), f"{index}/{len(images)} images")
     return records
-
