@@ -175,6 +175,33 @@ def clean(
     finish_or_report(cli, job, wait)
 
 
+@app.command("deid")
+def deid(
+    ctx: typer.Context,
+    version: str,
+    policy: Annotated[Path | None, typer.Option(help="A YAML policy file (default: the built-in policy).")] = None,
+    field: Annotated[list[str] | None, typer.Option(help="A text field to scan; repeat (default: all text).")] = None,
+    faces: Annotated[str, typer.Option(help="blur, box or off.")] = "blur",
+    quasi_identifier: Annotated[list[str] | None, typer.Option(help="A column for k-anonymity; repeat.")] = None,
+    k: Annotated[int, typer.Option(help="k for k-anonymity over the quasi-identifiers.")] = 5,
+    wait: WaitFlag = True,
+) -> None:
+    """De-identify a version (脱敏); writes a new version and an owner-only report."""
+    cli = state(ctx)
+    if policy is not None and not policy.is_file():
+        raise Invalid(f"The policy file {str(policy)!r} does not exist.")
+    params = data.DeidParams(
+        policy=policy.read_text(encoding="utf-8") if policy else None,
+        fields=field or None,
+        faces=faces,
+        k_anonymity=data.KAnonymity(quasi_identifiers=quasi_identifier, k=k) if quasi_identifier else None,
+    )
+    found = _version(cli, version)
+    with cli.session() as (session, actor):
+        job = data.start_deid(session, actor, found.id, params)
+    finish_or_report(cli, job, wait)
+
+
 @app.command("report")
 def report(ctx: typer.Context, version: str) -> None:
     """Print the report of the operation that wrote a version (JSON)."""

@@ -2,6 +2,7 @@
 
 from aicommons.data.datasets import create_dataset, find_dataset, get_dataset, list_datasets, update_dataset
 from aicommons.data.clean import CleanParams, start_clean
+from aicommons.data.deidentify import DeidParams, KAnonymity, start_deid
 from aicommons.data.imports import ImportOptions
 from aicommons.data.operations import (
     export_download,
@@ -38,5 +39,5 @@ __all__ = [
     "DatasetCreate", "DatasetRead", "DatasetUpdate", "Modality", "RecordFilter", "RecordPage", "SplitParams",
     "VersionDiff", "VersionRead", "ImportOptions", "create_dataset", "find_dataset", "import_path", "import_upload", "diff_versions", "get_dataset", "get_version", "list_datasets",
     "list_records", "list_versions", "manifest_cache", "record_file", "resolve_version", "stage_path",
-    "stage_upload", "start_import", "start_split", "update_dataset", "start_export", "export_download", "CleanParams", "start_clean", "get_report",
+    "stage_upload", "start_import", "start_split", "update_dataset", "start_export", "export_download", "CleanParams", "start_clean", "get_report", "DeidParams", "KAnonymity", "start_deid",
 ]

@@ -28,6 +28,8 @@ class Dataset(Base):
     created_by: Mapped[str | None] = mapped_column(ID)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     latest_version: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Keys the de-identification's hashes and pseudonyms; made on first use, never shown.
+    deid_secret: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class DatasetVersion(Base):

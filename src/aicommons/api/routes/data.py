@@ -137,6 +137,12 @@ def clean_version(version_id: str, spec: data.CleanParams, session: SessionDep, 
     return data.start_clean(session, actor, version_id, spec)
 
 
+@router.post("/versions/{version_id}/deid", response_model=JobRead, status_code=202)
+def deid_version(version_id: str, spec: data.DeidParams, session: SessionDep, actor: ActorDep) -> JobRead:
+    """De-identify text fields (YAML policy), faces and quasi-identifiers; writes a new version."""
+    return data.start_deid(session, actor, version_id, spec)
+
+
 @router.get("/versions/{version_id}/report")
 def version_report(version_id: str, session: SessionDep, actor: ActorDep, runtime: RuntimeDep) -> dict[str, Any]:
     return data.get_report(session, runtime.blobs, actor, version_id)
