@@ -27,7 +27,7 @@ from aicommons.core.permissions import Action, Actor
 from aicommons.core.schemas import JobRead, JobSubmit
 from aicommons.data import cleaning
 from aicommons.data.manifest import RESERVED
-from aicommons.data.operations import commit_version, finished_result, manifest_cache
+from aicommons.data.operations import commit_version, finished_result, source_table
 from aicommons.data.versions import version_row, write_version
 
 REPORT_SAMPLE = 1000
@@ -62,10 +62,7 @@ def start_clean(session: Session, actor: Actor, version_id: str, params: CleanPa
 def run_clean(ctx: JobContext, params: CleanJobParams) -> dict[str, Any]:
     if done := finished_result(ctx):
         return done
-    with ctx.runtime.session() as session:
-        version = version_row(session, ctx.actor, params.version_id)
-        dataset_id, manifest = version.dataset_id, version.manifest_sha256
-    table = manifest_cache(ctx).table(manifest)
+    dataset_id, table = source_table(ctx, params.version_id)
     operation = params.clean.operation
     ctx.progress(0.1, f"{operation} over {table.num_rows} records")
     table, report = OPERATIONS[operation](table, params.clean, ctx.runtime.blobs)

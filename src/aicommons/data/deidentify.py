@@ -24,7 +24,7 @@ from aicommons.core.permissions import Action, Actor
 from aicommons.core.schemas import JobRead, JobSubmit
 from aicommons.data import deid
 from aicommons.data.manifest import RESERVED
-from aicommons.data.operations import commit_version, finished_result, manifest_cache
+from aicommons.data.operations import commit_version, finished_result, source_table
 from aicommons.data.tables import Dataset
 from aicommons.data.versions import version_row, write_version
 
@@ -88,11 +88,9 @@ def dataset_secret(session: Session, dataset_id: str) -> bytes:
 def run_deid(ctx: JobContext, params: DeidJobParams) -> dict[str, Any]:
     if done := finished_result(ctx):
         return done
+    dataset_id, table = source_table(ctx, params.version_id, Action.write)
     with ctx.runtime.session() as session:
-        version = version_row(session, ctx.actor, params.version_id, Action.write)
-        dataset_id, manifest = version.dataset_id, version.manifest_sha256
         secret = dataset_secret(session, dataset_id)
-    table = manifest_cache(ctx).table(manifest)
     report: dict[str, Any] = {"records": table.num_rows}
     table, report["text"] = _text(ctx, table, params.deid, secret)
     if params.deid.faces != "off" and table["file_sha256"].null_count < table.num_rows:

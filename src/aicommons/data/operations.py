@@ -36,6 +36,14 @@ def manifest_cache(ctx_or_runtime: Any) -> ManifestCache:
     return ManifestCache(runtime.blobs, runtime.settings.home / "cache" / "manifests")
 
 
+def source_table(ctx: JobContext, version_id: str, action: Action = Action.read) -> tuple[str, pa.Table]:
+    """The dataset id and manifest table of the version a job works on, checked for the job's actor."""
+    with ctx.runtime.session() as session:
+        version = version_row(session, ctx.actor, version_id, action)
+        dataset_id, manifest = version.dataset_id, version.manifest_sha256
+    return dataset_id, manifest_cache(ctx).table(manifest)
+
+
 def finished_result(ctx: JobContext) -> dict[str, Any] | None:
     """A job that already committed its version (and then lost its worker) just reports it."""
     return ctx.state.get("result")
@@ -142,10 +150,7 @@ def start_split(session: Session, actor: Actor, version_id: str, split: SplitPar
 def run_split(ctx: JobContext, params: SplitJobParams) -> dict[str, Any]:
     if done := finished_result(ctx):
         return done
-    with ctx.runtime.session() as session:
-        version = version_row(session, ctx.actor, params.version_id)
-        dataset_id, manifest = version.dataset_id, version.manifest_sha256
-    table = manifest_cache(ctx).table(manifest)
+    dataset_id, table = source_table(ctx, params.version_id)
     s = params.split
     splits = assign_splits(
         table["record_id"].to_pylist(), table["label"].to_pylist(),
