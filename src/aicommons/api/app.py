@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from aicommons import __version__
 from aicommons.api.errors import install_error_handlers
-from aicommons.api.routes import audit, data, identity, jobs
+from aicommons.api.routes import audit, data, identity, jobs, models
 from aicommons.core.config import Settings
 from aicommons.core.jobs import Executor, executors
 from aicommons.core.registry import load_plugins
@@ -49,7 +49,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
-    for router in (identity.router, jobs.router, audit.router, data.router):
+    for router in (identity.router, jobs.router, audit.router, data.router, models.router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"])

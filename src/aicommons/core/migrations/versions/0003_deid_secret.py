@@ -7,7 +7,6 @@ Create Date: 2026-11-23
 
 from alembic import op
 import sqlalchemy as sa
-import aicommons.core.db
 
 
 revision = '0003_deid_secret'

@@ -1,0 +1,134 @@
+"""`aicommons models …`: the model hub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aicommons import models
+from aicommons.cli import rendering
+from aicommons.cli.state import CliState, state
+from aicommons.core.schemas import Visibility
+
+app = typer.Typer(help="The model hub: models, versions, cards, aliases.", no_args_is_help=True)
+
+
+def _version(cli: CliState, ref: str) -> models.ModelVersionRead:
+    """MODEL, MODEL@N or MODEL@alias (name or id); without @, the latest version."""
+    name, _, which = ref.partition("@")
+    with cli.session() as (session, actor):
+        model = models.find_model(session, actor, name)
+        return models.resolve_version(session, actor, model.id, which or None)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str,
+    task: Annotated[models.Task, typer.Option(help="What the model does.")],
+    visibility: Annotated[Visibility, typer.Option(help="Who may see it.")] = Visibility.private,
+    licence: Annotated[str, typer.Option(help="Licence, e.g. Apache-2.0.")] = "",
+    description: Annotated[str, typer.Option(help="What it is.")] = "",
+    name_zh: Annotated[str, typer.Option(help="中文名称.")] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="A tag; repeat for more.")] = None,
+) -> None:
+    """Create an empty model in your organisation."""
+    spec = models.ModelCreate(name=name, task=task, visibility=visibility, licence=licence, description=description, name_zh=name_zh, tags=tag or [])
+    with state(ctx).session() as (session, actor):
+        model = models.create_model(session, actor, spec)
+    rendering.out.print(f"Created model [bold]{model.name}[/] ({model.task}) id={model.id}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    task: Annotated[models.Task | None, typer.Option(help="Only this task.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only with this tag.")] = None,
+    licence: Annotated[str | None, typer.Option(help="Only under this licence.")] = None,
+    q: Annotated[str | None, typer.Option(help="Part of the name (or 中文名称).")] = None,
+    limit: int = 50,
+) -> None:
+    """Search the models you can see."""
+    with state(ctx).session() as (session, actor):
+        page = models.list_models(session, actor, task=task, tag=tag, licence=licence, query=q, limit=limit)
+    rendering.table(
+        "Models", ["id", "name", "task", "visibility", "versions", "aliases"],
+        ((m.id, m.name, m.task, m.visibility, m.latest_version, ", ".join(f"{a}→{n}" for a, n in m.aliases.items())) for m in page.items),
+    )
+
+
+@app.command("upload")
+def upload(
+    ctx: typer.Context,
+    model: str,
+    path: Path,
+    metrics: Annotated[str, typer.Option(help='JSON, e.g. \'{"accuracy": 0.97}\'.')] = "{}",
+    dataset_version: Annotated[list[str] | None, typer.Option(help="A dataset version it was trained on; repeat.")] = None,
+) -> None:
+    """Upload an ONNX or skops file as the model's next version (pickles are refused)."""
+    cli = state(ctx)
+    meta = models.VersionMeta(metrics=json.loads(metrics), dataset_version_ids=dataset_version or [])
+    with cli.session() as (session, actor):
+        target = models.find_model(session, actor, model)
+        version = models.upload_path(session, cli.runtime().blobs, actor, target.id, path, meta)
+    rendering.out.print(f"Uploaded version {version.number} of {target.name} id={version.id} ({version.framework}, {version.onnx_size:,} bytes ONNX)")
+
+
+@app.command("versions")
+def versions(ctx: typer.Context, model: str) -> None:
+    """List a model's versions."""
+    with state(ctx).session() as (session, actor):
+        target = models.find_model(session, actor, model)
+        rows = models.list_versions(session, actor, target.id)
+    rendering.table(
+        f"Versions of {target.name}", ["id", "number", "operation", "framework", "onnx bytes", "metrics"],
+        ((v.id, v.number, v.operation, v.framework, v.onnx_size, json.dumps(v.metrics)) for v in rows),
+    )
+
+
+@app.command("show")
+def show(ctx: typer.Context, version: str, json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show a version (MODEL, MODEL@N or MODEL@alias): signature, lineage, metrics."""
+    found = _version(state(ctx), version)
+    rendering.as_json(found) if json_out else rendering.record(found)
+
+
+@app.command("card")
+def card(ctx: typer.Context, version: str, edit: Annotated[Path | None, typer.Option(help="Replace the card with this Markdown file.")] = None) -> None:
+    """Print a version's model card, or replace it with --edit FILE."""
+    cli = state(ctx)
+    found = _version(cli, version)
+    with cli.session() as (session, actor):
+        if edit is not None:
+            models.update_card(session, actor, found.id, edit.read_text(encoding="utf-8"))
+        print(models.get_card(session, actor, found.id), end="")
+
+
+@app.command("alias")
+def alias(ctx: typer.Context, version: str, name: str) -> None:
+    """Point an alias (e.g. production) at a version: `aicommons models alias cancer@2 production`."""
+    cli = state(ctx)
+    found = _version(cli, version)
+    with cli.session() as (session, actor):
+        model = models.set_alias(session, actor, found.model_id, name, found.id)
+    rendering.out.print(f"{model.name}: {name} → version {model.aliases[name]}")
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    version: str,
+    kind: Annotated[str, typer.Option(help="onnx or source.")] = "onnx",
+    output: Annotated[Path, typer.Option(help="File or folder to write to.")] = Path("."),
+) -> None:
+    """Download a version's ONNX file or source weights."""
+    cli = state(ctx)
+    found = _version(cli, version)
+    with cli.session() as (session, actor):
+        sha256, filename = models.artefact(session, actor, found.id, kind)  # type: ignore[arg-type]
+    target = output / filename if output.is_dir() else output
+    cli.runtime().blobs.copy_to(sha256, target)
+    rendering.out.print(f"Wrote {target}")

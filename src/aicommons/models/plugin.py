@@ -1,0 +1,3 @@
+"""The model hub's registrations: its tables."""
+
+from aicommons.models import tables  # noqa: F401
