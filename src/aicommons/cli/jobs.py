@@ -84,7 +84,7 @@ def submit_job(
     """Submit a job, e.g. `aicommons jobs submit diagnostics.sleep -p steps=5 --wait`."""
     cli = state(ctx)
     with cli.session() as (session, actor):
-        job = jobs.submit_job(session, actor, JobSubmit(type=type, params=_parse_params(param or []), max_attempts=max_attempts))
+        job = jobs.submit_job(session, actor, JobSubmit(type=type, params=parse_params(param or []), max_attempts=max_attempts))
         workers = jobs.live_workers(session, lost_after_s=cli.runtime().settings.lost_after_s)
     finish_or_report(cli, job, wait, workers=workers)
 
@@ -108,7 +108,7 @@ def finish_or_report(cli: CliState, job: JobRead, wait: bool, *, workers: int | 
         rendering.out.print(f"Job {job.id} succeeded: {json.dumps(job.result, ensure_ascii=False)}")
 
 
-def _parse_params(pairs: list[str]) -> dict[str, object]:
+def parse_params(pairs: list[str]) -> dict[str, object]:
     params: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from aicommons import models
+from aicommons import data, models
 from aicommons.cli import rendering
+from aicommons.cli.jobs import finish_or_report, parse_params
 from aicommons.cli.state import CliState, state
 from aicommons.core.schemas import Visibility
 
@@ -75,6 +76,28 @@ def upload(
         target = models.find_model(session, actor, model)
         version = models.upload_path(session, cli.runtime().blobs, actor, target.id, path, meta)
     rendering.out.print(f"Uploaded version {version.number} of {target.name} id={version.id} ({version.framework}, {version.onnx_size:,} bytes ONNX)")
+
+
+@app.command("train")
+def train(
+    ctx: typer.Context,
+    model: str,
+    dataset: Annotated[str, typer.Argument(help="DATASET or DATASET@N to train on.")],
+    recipe: Annotated[str, typer.Option(help="tabular-lightgbm or tabular-logistic.")] = "tabular-lightgbm",
+    seed: int = 0,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE recipe parameter; repeat.")] = None,
+    wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar.")] = True,
+) -> None:
+    """Train a model version on a dataset version (a job with per-round progress)."""
+    cli = state(ctx)
+    params = parse_params(param or [])
+    name, _, number = dataset.partition("@")
+    with cli.session() as (session, actor):
+        target = models.find_model(session, actor, model)
+        ds = data.find_dataset(session, actor, name)
+        version = data.resolve_version(session, actor, ds.id, int(number) if number.isdigit() else None)
+        job = models.start_training(session, actor, target.id, models.TrainParams(dataset_version_id=version.id, recipe=recipe, seed=seed, params=params))
+    finish_or_report(cli, job, wait)
 
 
 @app.command("versions")

@@ -24,6 +24,7 @@ from aicommons.data.schemas import (
     VersionDiff,
     VersionRead,
 )
+from aicommons.data.splits import assign_splits
 from aicommons.data.uploads import stage_path, stage_upload
 from aicommons.data.versions import (
     diff_versions,
@@ -31,6 +32,7 @@ from aicommons.data.versions import (
     get_version,
     list_records,
     list_versions,
+    read_version_table,
     record_file,
     resolve_version,
 )
@@ -39,5 +41,5 @@ __all__ = [
     "DatasetCreate", "DatasetRead", "DatasetUpdate", "Modality", "RecordFilter", "RecordPage", "SplitParams",
     "VersionDiff", "VersionRead", "ImportOptions", "create_dataset", "find_dataset", "import_path", "import_upload", "diff_versions", "get_dataset", "get_version", "list_datasets",
     "list_records", "list_versions", "manifest_cache", "record_file", "resolve_version", "stage_path",
-    "stage_upload", "start_import", "start_split", "update_dataset", "start_export", "export_download", "CleanParams", "start_clean", "get_report", "DeidParams", "KAnonymity", "start_deid",
+    "stage_upload", "start_import", "start_split", "update_dataset", "start_export", "export_download", "CleanParams", "start_clean", "get_report", "DeidParams", "KAnonymity", "start_deid", "assign_splits", "read_version_table",
 ]

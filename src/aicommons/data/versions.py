@@ -196,6 +196,11 @@ def get_report(session: Session, blobs: BlobStore, actor: Actor, version_id: str
     return json.loads(blobs.read_bytes(version.report_sha256))
 
 
+def read_version_table(session: Session, cache: ManifestCache, actor: Actor, version_id: str) -> pa.Table:
+    """A version's whole manifest as an Arrow table, for services that learn from it."""
+    return cache.table(version_row(session, actor, version_id).manifest_sha256)
+
+
 def record_file(session: Session, cache: ManifestCache, actor: Actor, version_id: str, record_id: str) -> tuple[str, str]:
     """The blob digest and file name of a record's file (an image), for download."""
     version = version_row(session, actor, version_id)

@@ -18,11 +18,12 @@ from aicommons.models.hub import (
     upload_path,
     upload_version,
 )
+from aicommons.models.training import TrainParams, start_training
 from aicommons.models.schemas import CardUpdate, ModelCreate, ModelRead, ModelUpdate, ModelVersionRead, Task, VersionMeta
 
 __all__ = [
     "CardUpdate", "ModelCreate", "ModelRead", "ModelUpdate", "ModelVersionRead", "Task", "VersionMeta", "artefact",
     "create_model", "delete_alias", "find_model", "get_card", "get_model", "get_version", "list_models",
     "list_versions", "register_version", "resolve_version", "set_alias", "update_card", "update_model",
-    "upload_path", "upload_version",
+    "upload_path", "upload_version", "TrainParams", "start_training",
 ]

@@ -1,3 +1,3 @@
-"""The model hub's registrations: its tables."""
+"""The model hub's registrations: its tables, training recipes and the training job."""
 
-from aicommons.models import tables  # noqa: F401
+from aicommons.models import recipes, tables, training  # noqa: F401

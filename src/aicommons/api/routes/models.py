@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from aicommons import models
 from aicommons.api.deps import ActorDep, RuntimeDep, SessionDep
 from aicommons.core.errors import Invalid
-from aicommons.core.schemas import Page
+from aicommons.core.schemas import JobRead, Page
 
 router = APIRouter(tags=["models"])
 
@@ -69,6 +69,12 @@ def upload_version(
     except ValueError as exc:
         raise Invalid(f"The 'meta' form field must be JSON with metrics, dataset_version_ids, preprocessing: {exc}") from None
     return models.upload_version(session, runtime.blobs, actor, model_id, file.file, file.filename or "model", parsed)
+
+
+@router.post("/models/{model_id}/train", response_model=JobRead, status_code=202)
+def train(model_id: str, spec: models.TrainParams, session: SessionDep, actor: ActorDep) -> JobRead:
+    """Train a recipe on a dataset version; the job registers the result as the next version."""
+    return models.start_training(session, actor, model_id, spec)
 
 
 @router.get("/models/{model_id}/versions/{ref}", response_model=models.ModelVersionRead)

@@ -1,0 +1,136 @@
+"""Training recipes: from a dataset version's table to an ONNX model with test-split metrics.
+
+Recipes register like plugins. Each is deterministic under its seed and reports progress per
+boosting round or epoch. What they return is stored as a model version by `training.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from aicommons.core.errors import Invalid
+from aicommons.core.registry import Registry
+from aicommons.data.manifest import RESERVED
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Trained:
+    onnx_bytes: bytes
+    source_bytes: bytes | None
+    source_format: str
+    framework: str
+    metrics: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    task: str
+    train: Callable[[pa.Table, dict[str, Any], int, Progress], Trained]
+
+
+recipes: Registry[Recipe] = Registry("training recipe")
+
+
+@dataclass(frozen=True)
+class TabularSplits:
+    feature_names: list[str]
+    classes: list[str]
+    x: dict[str, np.ndarray]
+    y: dict[str, np.ndarray]
+
+
+def tabular_splits(table: pa.Table, seed: int) -> TabularSplits:
+    """Numeric fields as float32 features, labels as class indices, by the version's splits
+    (or a deterministic stratified 80/20 when it has none)."""
+    from aicommons.data import assign_splits
+
+    names = [n for n in table.column_names if n not in RESERVED and (pa.types.is_integer(table[n].type) or pa.types.is_floating(table[n].type))]
+    if not names:
+        raise Invalid("A tabular recipe needs numeric fields; this version has none.")
+    labels = table["label"].to_pylist()
+    if any(label is None for label in labels):
+        raise Invalid("A classification recipe needs every record labelled; some records have no label.")
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise Invalid(f"A classification recipe needs at least two classes; this version has {classes}.")
+    splits = table["split"].to_pylist()
+    if "train" not in splits or "test" not in splits:
+        splits = assign_splits(table["record_id"].to_pylist(), labels, train=0.8, validation=0.0, test=0.2, seed=seed, stratify=True)
+    features = np.column_stack([np.nan_to_num(table[n].to_numpy(zero_copy_only=False).astype(np.float32)) for n in names])
+    codes = np.array([classes.index(label) for label in labels])
+    mask = {name: np.array([s == name for s in splits]) for name in ("train", "validation", "test")}
+    return TabularSplits(names, classes, {k: features[m] for k, m in mask.items()}, {k: codes[m] for k, m in mask.items()})
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+        "macro_f1": round(float(f1_score(y_true, y_pred, average="macro")), 4),
+    }
+
+
+def _lightgbm(table: pa.Table, params: dict[str, Any], seed: int, progress: Progress) -> Trained:
+    import lightgbm as lgb
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    data = tabular_splits(table, seed)
+    rounds = int(params.get("n_estimators", 200))
+    model = lgb.LGBMClassifier(
+        n_estimators=rounds, learning_rate=float(params.get("learning_rate", 0.05)), num_leaves=int(params.get("num_leaves", 31)),
+        random_state=seed, deterministic=True, force_row_wise=True, n_jobs=1, verbose=-1,
+    )
+    callbacks = [lambda env: progress((env.iteration + 1) / rounds, f"round {env.iteration + 1}/{rounds}")]
+    evaluation: dict[str, Any] = {}
+    if len(data.y["validation"]):
+        callbacks.append(lgb.early_stopping(int(params.get("early_stopping_rounds", 20)), verbose=False))
+        evaluation = {"eval_set": [(data.x["validation"], data.y["validation"])]}
+    model.fit(data.x["train"], data.y["train"], callbacks=callbacks, **evaluation)
+    onnx_model = onnxmltools.convert_lightgbm(
+        model, initial_types=[("features", FloatTensorType([None, len(data.feature_names)]))], zipmap=False, target_opset=15
+    )
+    return Trained(
+        onnx_bytes=onnx_model.SerializeToString(),
+        source_bytes=model.booster_.model_to_string().encode(),
+        source_format="lightgbm-text",
+        framework="lightgbm",
+        metrics=classification_metrics(data.y["test"], model.predict(data.x["test"])),
+        details={"features": data.feature_names, "classes": data.classes, "best_iteration": int(model.best_iteration_ or rounds)},
+    )
+
+
+def _logistic(table: pa.Table, params: dict[str, Any], seed: int, progress: Progress) -> Trained:
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from skl2onnx import to_onnx
+
+    data = tabular_splits(table, seed)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=float(params.get("C", 1.0)), solver="newton-cg", max_iter=5000, random_state=seed))
+    progress(0.2, "fitting")
+    model.fit(data.x["train"], data.y["train"])
+    onnx_model = to_onnx(model, data.x["train"][:1], options={id(model.steps[-1][1]): {"zipmap": False}})
+    return Trained(
+        onnx_bytes=onnx_model.SerializeToString(),
+        source_bytes=sio.dumps(model),
+        source_format="skops",
+        framework="scikit-learn",
+        metrics=classification_metrics(data.y["test"], model.predict(data.x["test"])),
+        details={"features": data.feature_names, "classes": data.classes},
+    )
+
+
+recipes.add("tabular-lightgbm", Recipe("tabular-lightgbm", "tabular-classification", _lightgbm))
+recipes.add("tabular-logistic", Recipe("tabular-logistic", "tabular-classification", _logistic))
