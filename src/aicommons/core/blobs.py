@@ -21,7 +21,7 @@ from typing import IO, Any, BinaryIO
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from aicommons.core.errors import IntegrityError, invalid_parameter, not_found
+from aicommons.core.errors import IntegrityError, Invalid, invalid_parameter, not_found
 from aicommons.core.registry import Registry
 
 CHUNK = 1 << 20
@@ -48,6 +48,18 @@ def _s3_backend(url: str, options: dict[str, Any]) -> tuple[fsspec.AbstractFileS
     # fsspec caches instances by arguments; a fresh one keeps forked workers off a shared event loop.
     fs = fsspec.filesystem("s3", skip_instance_cache=True, **storage_options)
     return fs, url.removeprefix("s3://").rstrip("/")
+
+
+def spool(stream: BinaryIO | IO[bytes], path: str | os.PathLike[str], *, max_bytes: int) -> int:
+    """Copy an upload stream to a local file, refusing one over `max_bytes`; returns its size."""
+    copied = 0
+    with open(path, "wb") as out:
+        while chunk := stream.read(CHUNK):
+            copied += len(chunk)
+            if copied > max_bytes:
+                raise Invalid(f"The upload is larger than {max_bytes:,} bytes.")
+            out.write(chunk)
+    return copied
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aicommons.core.errors import Forbidden, not_found
+from aicommons.core.errors import Conflict, Forbidden, not_found
 from aicommons.core.tables import Share
 
 
@@ -96,3 +96,17 @@ def set_shares(session: Session, kind: str, resource_id: str, org_ids: list[str]
     session.execute(sa.delete(Share).where(Share.resource_kind == kind, Share.resource_id == resource_id))
     for org_id in sorted(set(org_ids)):
         session.add(Share(resource_kind=kind, resource_id=resource_id, org_id=org_id))
+
+
+def find_visible_by_name(session: Session, actor: Actor, kind: str, table: type, name: str) -> Any:
+    """The row named `name` (case-insensitively) that the actor may see: their own org's first,
+    then any other if exactly one is visible. NotFound when none, Conflict when ambiguous."""
+    stmt = sa.select(table).where(visible_clause(actor, kind, table), sa.func.lower(table.name) == name.lower())
+    matches = list(session.scalars(stmt))
+    own = [row for row in matches if row.org_id == actor.org_id]
+    if len(own) == 1 or len(matches) == 1:
+        return (own or matches)[0]
+    if not matches:
+        raise not_found(kind, name)
+    ids = ", ".join(row.id for row in matches)
+    raise Conflict(f"{len(matches)} visible {kind}s are named {name!r}; use the id ({ids}).")

@@ -11,7 +11,7 @@ from aicommons.core import audit
 from aicommons.core.errors import Conflict, not_found
 from aicommons.core.ids import new_id
 from aicommons.core.pagination import page_rows
-from aicommons.core.permissions import Action, Actor, require, set_shares, visible_clause
+from aicommons.core.permissions import Action, Actor, find_visible_by_name, require, set_shares, visible_clause
 from aicommons.core.schemas import Page
 from aicommons.core.tables import Org
 from aicommons.data.schemas import DatasetCreate, DatasetRead, DatasetUpdate, Modality
@@ -111,11 +111,4 @@ def find_dataset(session: Session, actor: Actor, ref: str) -> DatasetRead:
     """A dataset by id, or by name: the actor's own org's first, then any visible one if unique."""
     if ref.startswith("ds_"):
         return get_dataset(session, actor, ref)
-    stmt = sa.select(Dataset).where(visible_clause(actor, KIND, Dataset), sa.func.lower(Dataset.name) == ref.lower())
-    matches = list(session.scalars(stmt))
-    own = [d for d in matches if d.org_id == actor.org_id]
-    if len(own) == 1 or len(matches) == 1:
-        return DatasetRead.model_validate((own or matches)[0])
-    if not matches:
-        raise not_found("dataset", ref)
-    raise Conflict(f"{len(matches)} visible datasets are named {ref!r}; use the id ({', '.join(d.id for d in matches)}).")
+    return DatasetRead.model_validate(find_visible_by_name(session, actor, KIND, Dataset, ref))

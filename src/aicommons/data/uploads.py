@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from aicommons.core.blobs import BlobRef, BlobStore
+from aicommons.core.blobs import BlobRef, BlobStore, spool
 from aicommons.core.errors import Invalid
 from aicommons.data import archives
 
@@ -18,14 +18,7 @@ def stage_upload(blobs: BlobStore, stream: BinaryIO, filename: str, limits: arch
     """Spool the upload to disk, refuse a bad archive, then store it. A refusal stores nothing."""
     with tempfile.TemporaryDirectory(prefix="aicommons-upload-") as workdir:
         path = Path(workdir) / (Path(filename).name or "upload")
-        with open(path, "wb") as spool:
-            copied = 0
-            while chunk := stream.read(1 << 20):
-                copied += len(chunk)
-                if copied > MAX_UPLOAD_BYTES:
-                    raise Invalid(f"The upload is larger than {MAX_UPLOAD_BYTES:,} bytes.")
-                spool.write(chunk)
-        if copied == 0:
+        if spool(stream, path, max_bytes=MAX_UPLOAD_BYTES) == 0:
             raise Invalid(f"The upload {filename!r} is empty.")
         if archives.archive_kind(path):
             archives.check(path, limits)

@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aicommons.core import audit
-from aicommons.core.blobs import BlobStore
+from aicommons.core.blobs import BlobStore, spool
 from aicommons.core.db import utcnow
 from aicommons.core.errors import Conflict, Invalid, NotFound, not_found
 from aicommons.core.ids import new_id
 from aicommons.core.pagination import page_rows
-from aicommons.core.permissions import Action, Actor, require, visible_clause
+from aicommons.core.permissions import Action, Actor, find_visible_by_name, require, visible_clause
 from aicommons.core.schemas import Page
 from aicommons.models.artifacts import Artifact, inspect_model_file
 from aicommons.models.cards import CardData, parse_card, render_card
@@ -69,13 +69,7 @@ def find_model(session: Session, actor: Actor, ref: str) -> ModelRead:
     """By id, or by name: the actor's own org's first, then any visible one if unique."""
     if ref.startswith("mdl_"):
         return get_model(session, actor, ref)
-    matches = list(session.scalars(sa.select(Model).where(visible_clause(actor, KIND, Model), sa.func.lower(Model.name) == ref.lower())))
-    own = [m for m in matches if m.org_id == actor.org_id]
-    if len(own) == 1 or len(matches) == 1:
-        return _read(session, (own or matches)[0])
-    if not matches:
-        raise not_found("model", ref)
-    raise Conflict(f"{len(matches)} visible models are named {ref!r}; use the id ({', '.join(m.id for m in matches)}).")
+    return _read(session, find_visible_by_name(session, actor, KIND, Model, ref))
 
 
 def list_models(
@@ -186,13 +180,7 @@ def upload_version(
     model_row(session, actor, model_id, Action.write)
     with tempfile.TemporaryDirectory(prefix="aicommons-model-") as workdir:
         path = Path(workdir) / (Path(filename).name or "model")
-        with open(path, "wb") as spool:
-            copied = 0
-            while chunk := stream.read(1 << 20):
-                copied += len(chunk)
-                if copied > MAX_UPLOAD_BYTES:
-                    raise Invalid(f"The upload is larger than {MAX_UPLOAD_BYTES:,} bytes.")
-                spool.write(chunk)
+        spool(stream, path, max_bytes=MAX_UPLOAD_BYTES)
         artifact = inspect_model_file(path)
     return register_version(session, blobs, actor, model_id, artifact, meta=meta, operation="upload", parameters={"filename": filename})
 
