@@ -2,13 +2,15 @@
 
 Recipes register like plugins. Each is deterministic under its seed and reports progress per
 boosting round or epoch. What they return is stored as a model version by `training.py`.
+A recipe reads everything through its `RecipeRun`: the table, parameters and seed, the blob store
+(for image records), and checkpoint hooks so a job whose worker died resumes at its last epoch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +19,33 @@ from aicommons.core.errors import Invalid
 from aicommons.core.registry import Registry
 from aicommons.data.manifest import RESERVED
 
+if TYPE_CHECKING:
+    from aicommons.core.blobs import BlobStore
+
 Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A recipe's saved progress: small JSON state (epoch, best score, ...) and its weights."""
+
+    state: dict[str, Any]
+    weights: bytes
+
+
+def _no_checkpoint(checkpoint: Checkpoint) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class RecipeRun:
+    table: pa.Table
+    params: dict[str, Any]
+    seed: int
+    progress: Progress
+    blobs: BlobStore | None = None
+    save_checkpoint: Callable[[Checkpoint], None] = _no_checkpoint
+    resume_from: Checkpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -28,13 +56,18 @@ class Trained:
     framework: str
     metrics: dict[str, float]
     details: dict[str, Any] = field(default_factory=dict)
+    # How a caller turns raw input (an image, a sentence) into the ONNX inputs; see preprocessing.py.
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    # Files the preprocessing needs (a tokenizer.json), stored as blobs and named in details["files"].
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Recipe:
     name: str
     task: str
-    train: Callable[[pa.Table, dict[str, Any], int, Progress], Trained]
+    train: Callable[[RecipeRun], Trained]
+    description: str = ""
 
 
 recipes: Registry[Recipe] = Registry("training recipe")
@@ -71,6 +104,10 @@ def tabular_splits(table: pa.Table, seed: int) -> TabularSplits:
     return TabularSplits(names, classes, {k: features[m] for k, m in mask.items()}, {k: codes[m] for k, m in mask.items()})
 
 
+def tabular_preprocessing(feature_names: list[str]) -> dict[str, Any]:
+    return {"kind": "tabular", "input": "features", "features": feature_names}
+
+
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -80,12 +117,13 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     }
 
 
-def _lightgbm(table: pa.Table, params: dict[str, Any], seed: int, progress: Progress) -> Trained:
+def _lightgbm(run: RecipeRun) -> Trained:
     import lightgbm as lgb
     import onnxmltools
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    data = tabular_splits(table, seed)
+    params, seed, progress = run.params, run.seed, run.progress
+    data = tabular_splits(run.table, seed)
     rounds = int(params.get("n_estimators", 200))
     model = lgb.LGBMClassifier(
         n_estimators=rounds, learning_rate=float(params.get("learning_rate", 0.05)), num_leaves=int(params.get("num_leaves", 31)),
@@ -107,19 +145,21 @@ def _lightgbm(table: pa.Table, params: dict[str, Any], seed: int, progress: Prog
         framework="lightgbm",
         metrics=classification_metrics(data.y["test"], model.predict(data.x["test"])),
         details={"features": data.feature_names, "classes": data.classes, "best_iteration": int(model.best_iteration_ or rounds)},
+        preprocessing=tabular_preprocessing(data.feature_names),
     )
 
 
-def _logistic(table: pa.Table, params: dict[str, Any], seed: int, progress: Progress) -> Trained:
+def _logistic(run: RecipeRun) -> Trained:
     import skops.io as sio
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from skl2onnx import to_onnx
 
-    data = tabular_splits(table, seed)
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=float(params.get("C", 1.0)), solver="newton-cg", max_iter=5000, random_state=seed))
-    progress(0.2, "fitting")
+    data = tabular_splits(run.table, run.seed)
+    C = float(run.params.get("C", 1.0))
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, solver="newton-cg", max_iter=5000, random_state=run.seed))
+    run.progress(0.2, "fitting")
     model.fit(data.x["train"], data.y["train"])
     onnx_model = to_onnx(model, data.x["train"][:1], options={id(model.steps[-1][1]): {"zipmap": False}})
     return Trained(
@@ -129,8 +169,9 @@ def _logistic(table: pa.Table, params: dict[str, Any], seed: int, progress: Prog
         framework="scikit-learn",
         metrics=classification_metrics(data.y["test"], model.predict(data.x["test"])),
         details={"features": data.feature_names, "classes": data.classes},
+        preprocessing=tabular_preprocessing(data.feature_names),
     )
 
 
-recipes.add("tabular-lightgbm", Recipe("tabular-lightgbm", "tabular-classification", _lightgbm))
-recipes.add("tabular-logistic", Recipe("tabular-logistic", "tabular-classification", _logistic))
+recipes.add("tabular-lightgbm", Recipe("tabular-lightgbm", "tabular-classification", _lightgbm, "LightGBM gradient-boosted trees with early stopping on the validation split."))
+recipes.add("tabular-logistic", Recipe("tabular-logistic", "tabular-classification", _logistic, "Standardised features and logistic regression (scikit-learn)."))

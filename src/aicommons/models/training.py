@@ -12,10 +12,11 @@ from aicommons.core.errors import Invalid
 from aicommons.core.jobs import JobContext, job_type, submit_job
 from aicommons.core.permissions import Action, Actor
 from aicommons.core.schemas import JobRead, JobSubmit
+from aicommons.core.blobs import BlobStore
 from aicommons.models.artifacts import Artifact, signature_of
 from aicommons.models.hub import model_row, register_version
-from aicommons.models.recipes import recipes
-from aicommons.models.schemas import VersionMeta
+from aicommons.models.recipes import Checkpoint, RecipeRun, Trained, recipes
+from aicommons.models.schemas import ModelVersionRead, VersionMeta
 
 
 class TrainParams(BaseModel):
@@ -47,19 +48,61 @@ def run_training(ctx: JobContext, params: TrainJobParams) -> dict[str, Any]:
         return done
     with ctx.runtime.session() as session:
         table = data.read_version_table(session, data.manifest_cache(ctx.runtime), ctx.actor, params.dataset_version_id)
-    ctx.log(f"training {params.recipe} on {table.num_rows} records (seed {params.seed})")
-    trained = recipes.get(params.recipe).train(table, params.params, params.seed, lambda f, m: ctx.progress(0.05 + 0.85 * f, m))
-    ctx.log(f"test metrics: {trained.metrics}")
-    artifact = Artifact(
-        source_format=trained.source_format, onnx_bytes=trained.onnx_bytes, signature=signature_of(trained.onnx_bytes),
-        source_bytes=trained.source_bytes, framework=trained.framework, details=trained.details,
+    resume = _saved_checkpoint(ctx)
+    ctx.log(f"training {params.recipe} on {table.num_rows} records (seed {params.seed})" + (f", resuming at {resume.state}" if resume else ""))
+    run = RecipeRun(
+        table=table, params=params.params, seed=params.seed, progress=lambda f, m: ctx.progress(0.05 + 0.85 * f, m),
+        blobs=ctx.runtime.blobs, save_checkpoint=lambda c: _save_checkpoint(ctx, c), resume_from=resume,
     )
+    trained = recipes.get(params.recipe).train(run)
+    ctx.log(f"test metrics: {trained.metrics}")
     state: dict[str, Any] = {}
     with ctx.step(state) as session:
-        version = register_version(
-            session, ctx.runtime.blobs, ctx.actor, params.model_id, artifact,
-            meta=VersionMeta(metrics=trained.metrics, dataset_version_ids=[params.dataset_version_id]),
-            operation="train", parameters={"recipe": params.recipe, "seed": params.seed, **params.params}, job_id=ctx.job_id,
+        version = register_trained(
+            session, ctx.runtime.blobs, ctx.actor, params.model_id, trained,
+            dataset_version_ids=[params.dataset_version_id], operation="train",
+            parameters={"recipe": params.recipe, "seed": params.seed, **params.params}, job_id=ctx.job_id,
         )
         state["result"] = {"version_id": version.id, "number": version.number, "metrics": trained.metrics}
     return state["result"]
+
+
+def register_trained(
+    session: Session,
+    blobs: BlobStore,
+    actor: Actor,
+    model_id: str,
+    trained: Trained,
+    *,
+    dataset_version_ids: list[str],
+    operation: str,
+    parameters: dict[str, Any],
+    job_id: str | None,
+    parent_version_id: str | None = None,
+) -> ModelVersionRead:
+    """A recipe's (or a compression's) output as the model's next version, its files as blobs."""
+    files = {name: blobs.put_bytes(content).sha256 for name, content in sorted(trained.files.items())}
+    artifact = Artifact(
+        source_format=trained.source_format, onnx_bytes=trained.onnx_bytes, signature=signature_of(trained.onnx_bytes),
+        source_bytes=trained.source_bytes, framework=trained.framework,
+        details={**trained.details, **({"files": files} if files else {})},
+    )
+    meta = VersionMeta(metrics=trained.metrics, dataset_version_ids=dataset_version_ids, preprocessing=trained.preprocessing)
+    return register_version(
+        session, blobs, actor, model_id, artifact, meta=meta, operation=operation, parameters=parameters,
+        parent_version_id=parent_version_id, job_id=job_id,
+    )
+
+
+def _saved_checkpoint(ctx: JobContext) -> Checkpoint | None:
+    saved = ctx.state.get("checkpoint")
+    if not saved or not ctx.runtime.blobs.exists(saved["weights"]):
+        return None
+    return Checkpoint(state=saved["state"], weights=ctx.runtime.blobs.read_bytes(saved["weights"]))
+
+
+def _save_checkpoint(ctx: JobContext, checkpoint: Checkpoint) -> None:
+    """Weights to the blob store first, then the job's state names them: a crash between the two
+    leaves an unreferenced blob, never a state pointing at nothing."""
+    weights = ctx.runtime.blobs.put_bytes(checkpoint.weights).sha256
+    ctx.checkpoint({"checkpoint": {"state": checkpoint.state, "weights": weights}})
