@@ -1,0 +1,176 @@
+"""int8 quantization of real models: a torch CNN trained on sklearn digits (static and dynamic),
+a scikit-learn MLP (dynamic), and the refusals for inputs static quantization cannot calibrate.
+
+The CNN is conv 1→16→32 (3×3), max-pool, dense 512→256→10: 138k parameters, a 0.55 MB FP32 ONNX
+file of which weights are over 99%, so int8 storage should make it nearly 4× smaller.
+"""
+
+from __future__ import annotations
+
+import io
+
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+from aicommons.core.errors import Invalid
+from aicommons.models.artifacts import signature_of
+from aicommons.models.quantization import quantize_dynamic_int8, quantize_static_int8, quantized_ops
+
+
+def run(onnx_bytes: bytes, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs), strict=True))
+
+
+def accuracy(onnx_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(run(onnx_bytes, {"image": x})["label"] == y))
+
+
+def checked(onnx_bytes: bytes) -> bytes:
+    onnx.checker.check_model(onnx.load_model_from_string(onnx_bytes), full_check=True)
+    return onnx_bytes
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """sklearn digits as normalised [N, 1, 8, 8] float32, split 80/20 stratified."""
+    bunch = load_digits()
+    x = (bunch.images / 16).astype(np.float32)[:, None]
+    x = (x - x.mean()) / x.std()
+    return train_test_split(x, bunch.target, test_size=0.2, stratify=bunch.target, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits_cnn(digits) -> bytes:
+    import torch
+
+    x_train, _, y_train, _ = digits
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+
+    class DigitsCNN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.Sequential(
+                torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(),
+                torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(512, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10),
+            )
+
+        def forward(self, image):
+            logits = self.layers(image)
+            return torch.softmax(logits, dim=1), torch.argmax(logits, dim=1)
+
+    net = DigitsCNN()
+    optimiser = torch.optim.Adam(net.parameters(), lr=2e-3)
+    features, targets = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    for _ in range(6):
+        order = torch.randperm(len(features))
+        for start in range(0, len(order), 64):
+            batch = order[start : start + 64]
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(net.layers(features[batch]), targets[batch]).backward()
+            optimiser.step()
+    net.eval()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, and stable for a plain Sequential
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            net, (torch.zeros(1, 1, 8, 8),), buffer, input_names=["image"], output_names=["probabilities", "label"],
+            dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}, "label": {0: "batch"}}, dynamo=False,
+        )
+    return buffer.getvalue()
+
+
+def test_static_int8_cnn_is_nearly_4x_smaller_and_as_accurate(digits, digits_cnn):
+    x_train, x_test, _, y_test = digits
+    assert 500_000 < len(digits_cnn) < 600_000
+    quantized = checked(quantize_static_int8(digits_cnn, {"image": x_train[:256]}))
+    assert len(digits_cnn) / len(quantized) >= 3.5
+    assert signature_of(quantized) == signature_of(digits_cnn)
+    before, after = accuracy(digits_cnn, x_test, y_test), accuracy(quantized, x_test, y_test)
+    assert before > 0.95
+    assert after >= before - 0.01  # at most one point lost on the 360 test digits
+    ops = quantized_ops(quantized)
+    assert ops["Conv"] == 2 and ops["Gemm"] == 2 and ops["MaxPool"] == 1 and "ArgMax" not in ops
+    assert quantized_ops(digits_cnn) == {}
+
+
+@pytest.mark.parametrize(("method", "per_channel"), [("entropy", True), ("percentile", False)])
+def test_other_calibration_methods_give_accurate_graphs(digits, digits_cnn, method, per_channel):
+    x_train, x_test, _, y_test = digits
+    quantized = checked(quantize_static_int8(digits_cnn, {"image": x_train[:128]}, method=method, per_channel=per_channel, batch_size=16))
+    assert accuracy(quantized, x_test, y_test) >= accuracy(digits_cnn, x_test, y_test) - 0.01
+    assert len(digits_cnn) / len(quantized) >= 3.5
+
+
+def test_dynamic_int8_rewrites_conv_and_matmul_ops(digits, digits_cnn):
+    _, x_test, _, y_test = digits
+    quantized = checked(quantize_dynamic_int8(digits_cnn))
+    assert signature_of(quantized) == signature_of(digits_cnn)
+    assert quantized_ops(quantized) == {"ConvInteger": 2, "MatMulInteger": 2}
+    assert len(digits_cnn) / len(quantized) >= 3.5
+    assert accuracy(quantized, x_test, y_test) >= accuracy(digits_cnn, x_test, y_test) - 0.01
+    only_matmul = quantize_dynamic_int8(digits_cnn, op_types=["MatMul"])
+    assert quantized_ops(only_matmul) == {"MatMulInteger": 2}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_dynamic_int8_of_a_scikit_learn_mlp_keeps_its_predictions(digits):
+    from sklearn.neural_network import MLPClassifier
+    from skl2onnx import to_onnx
+
+    x_train, x_test, y_train, _ = digits
+    flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+    with threadpool_limits(1):  # a second BLAS thread slows the fit tenfold on a busy two-core machine
+        mlp = MLPClassifier(hidden_layer_sizes=(256,), max_iter=20, random_state=0).fit(flat_train, y_train)
+    model = to_onnx(mlp, flat_train[:1], options={id(mlp): {"zipmap": False}}).SerializeToString()
+    quantized = checked(quantize_dynamic_int8(model))
+    assert quantized_ops(quantized).get("MatMulInteger") == 2
+    assert len(model) / len(quantized) > 3
+    parent, child = run(model, {"X": flat_test}), run(quantized, {"X": flat_test})
+    assert np.mean(parent["label"] == child["label"]) >= 0.99
+    assert np.abs(parent["probabilities"] - child["probabilities"]).max() < 0.1
+
+
+def test_a_graph_with_nothing_int8_can_store_is_refused(digits):
+    from sklearn.tree import DecisionTreeClassifier
+    from skl2onnx import to_onnx
+
+    x_train, _, y_train, _ = digits
+    flat_train = x_train.reshape(len(x_train), -1)
+    tree = DecisionTreeClassifier(max_depth=6, random_state=0).fit(flat_train, y_train)
+    model = to_onnx(tree, flat_train[:1], options={id(tree): {"zipmap": False}}).SerializeToString()
+    with pytest.raises(Invalid, match="Dynamic int8 quantization has nothing to quantize .* the model has TreeEnsembleClassifier"):
+        quantize_dynamic_int8(model)
+    with pytest.raises(Invalid, match="Static int8 quantization has nothing to quantize"):
+        quantize_static_int8(model, {"X": flat_train[:10]})
+
+
+def test_static_quantization_refuses_what_it_cannot_calibrate(digits, digits_cnn):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import StringTensorType
+
+    x_train = digits[0]
+    with pytest.raises(Invalid, match="calibration set is empty"):
+        quantize_static_int8(digits_cnn, {"image": x_train[:0]})
+    with pytest.raises(Invalid, match="calibration data lacks input 'image'"):
+        quantize_static_int8(digits_cnn, {})
+    with pytest.raises(Invalid, match="calibration method must be one of minmax, entropy, percentile; got 'kmeans'"):
+        quantize_static_int8(digits_cnn, {"image": x_train[:8]}, method="kmeans")
+    texts = ["好 评", "差 评", "很 好", "很 差"]
+    pipeline = make_pipeline(TfidfVectorizer(token_pattern=r"\S+"), LogisticRegression()).fit(texts, [1, 0, 1, 0])
+    text_model = to_onnx(
+        pipeline, initial_types=[("text", StringTensorType([None, 1]))], options={id(pipeline.steps[0][1]): {"separators": [" "]}}
+    ).SerializeToString()
+    with pytest.raises(Invalid, match=r"needs numeric inputs; this model takes strings \(text\)"):
+        quantize_static_int8(text_model, {"text": np.array([["好 评"]], dtype=object)})
