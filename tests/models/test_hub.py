@@ -105,6 +105,27 @@ def test_search_and_isolation(runtime, world):
             models.create_model(session, world.a_member.actor, models.ModelCreate(name="Private-A", task="tabular-classification"))
 
 
+def test_search_by_metric_finds_models_with_a_version_meeting_it(runtime, world, cancer_model):
+    _, _, payload = cancer_model
+    strong, weak, none = (_model(runtime, world.a_member.actor, name) for name in ("strong", "weak", "unmeasured"))
+    _upload(runtime, world.a_member.actor, strong.id, payload, metrics={"accuracy": 0.62})
+    _upload(runtime, world.a_member.actor, strong.id, payload, metrics={"accuracy": 0.97, "macro_f1": 0.95})
+    _upload(runtime, world.a_member.actor, weak.id, payload, metrics={"accuracy": 0.7})
+    _upload(runtime, world.a_member.actor, none.id, payload)
+
+    def names(metric):
+        with runtime.session() as session:
+            return sorted(m.name for m in models.list_models(session, world.a_member.actor, metric=metric).items)
+
+    assert names("accuracy>=0.9") == ["strong"]
+    assert names("accuracy > 0.65") == ["strong", "weak"]
+    assert names("accuracy<0.65") == ["strong"]  # its first version
+    assert names("macro_f1>=0.9") == ["strong"] and names("loss<=1") == []
+    for bad in ("accuracy>>0.9", "accuracy", "drop table;>=1", "accuracy>=high"):
+        with pytest.raises(Invalid, match="metric"):
+            names(bad)
+
+
 def test_the_hub_over_http(client, runtime, world, cancer_model):
     created = client.post(f"{API}/models", json={"name": "cancer", "task": "tabular-classification"}, headers=auth(world.a_member))
     assert created.status_code == 201

@@ -12,6 +12,7 @@ from aicommons import data, models
 from aicommons.cli import rendering
 from aicommons.cli.jobs import finish_or_report, parse_params
 from aicommons.cli.state import CliState, state
+from aicommons.core.errors import Invalid
 from aicommons.core.schemas import Visibility
 
 app = typer.Typer(help="The model hub: models, versions, cards, aliases.", no_args_is_help=True)
@@ -50,11 +51,12 @@ def list_(
     tag: Annotated[str | None, typer.Option(help="Only with this tag.")] = None,
     licence: Annotated[str | None, typer.Option(help="Only under this licence.")] = None,
     q: Annotated[str | None, typer.Option(help="Part of the name (or 中文名称).")] = None,
+    metric: Annotated[str | None, typer.Option(help="e.g. 'accuracy>=0.9': with a version meeting it.")] = None,
     limit: int = 50,
 ) -> None:
     """Search the models you can see."""
     with state(ctx).session() as (session, actor):
-        page = models.list_models(session, actor, task=task, tag=tag, licence=licence, query=q, limit=limit)
+        page = models.list_models(session, actor, task=task, tag=tag, licence=licence, query=q, metric=metric, limit=limit)
     rendering.table(
         "Models", ["id", "name", "task", "visibility", "versions", "aliases"],
         ((m.id, m.name, m.task, m.visibility, m.latest_version, ", ".join(f"{a}→{n}" for a, n in m.aliases.items())) for m in page.items),
@@ -83,7 +85,7 @@ def train(
     ctx: typer.Context,
     model: str,
     dataset: Annotated[str, typer.Argument(help="DATASET or DATASET@N to train on.")],
-    recipe: Annotated[str, typer.Option(help="tabular-lightgbm or tabular-logistic.")] = "tabular-lightgbm",
+    recipe: Annotated[str, typer.Option(help="A training recipe (see `aicommons models recipes`).")] = "tabular-lightgbm",
     seed: int = 0,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE recipe parameter; repeat.")] = None,
     wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar.")] = True,
@@ -98,6 +100,66 @@ def train(
         version = data.resolve_version(session, actor, ds.id, int(number) if number.isdigit() else None)
         job = models.start_training(session, actor, target.id, models.TrainParams(dataset_version_id=version.id, recipe=recipe, seed=seed, params=params))
     finish_or_report(cli, job, wait)
+
+
+@app.command("recipes")
+def list_recipes() -> None:
+    """The training recipes and what they train."""
+    rendering.table("Training recipes", ["recipe", "task", "what it is"], ((r.name, r.task, r.description) for r in models.list_recipes()))
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    model: str,
+    source: Annotated[str, typer.Argument(help="What to import, e.g. all-minilm-l6-v2 (weights ship in an installed package).")],
+    wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar.")] = True,
+) -> None:
+    """Import a packaged pretrained model as the model's next version (exported to ONNX)."""
+    cli = state(ctx)
+    with cli.session() as (session, actor):
+        target = models.find_model(session, actor, model)
+        job = models.start_import(session, actor, target.id, models.ImportParams(source=source))
+    finish_or_report(cli, job, wait)
+
+
+@app.command("compress")
+def compress(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="MODEL, MODEL@N or MODEL@alias to compress.")],
+    method: Annotated[str, typer.Option(help="int8-dynamic, int8-static, prune or distil.")],
+    dataset: Annotated[str | None, typer.Option(help="DATASET[@N] for calibration, fine-tuning and the test split; default: the version's training data.")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE, e.g. sparsity=0.6, student=small-cnn; repeat.")] = None,
+    wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar.")] = True,
+) -> None:
+    """Compress a version into the model's next version, with a comparison against it."""
+    cli = state(ctx)
+    found = _version(cli, version)
+    with cli.session() as (session, actor):
+        dataset_version_id = None
+        if dataset:
+            name, _, number = dataset.partition("@")
+            ds = data.find_dataset(session, actor, name)
+            dataset_version_id = data.resolve_version(session, actor, ds.id, int(number) if number.isdigit() else None).id
+        spec = models.CompressParams(method=method, dataset_version_id=dataset_version_id, **parse_params(param or []))
+        job = models.start_compression(session, actor, found.id, spec)
+    finish_or_report(cli, job, wait)
+
+
+@app.command("compare")
+def compare(ctx: typer.Context, version: str) -> None:
+    """Show how a compressed version compares with its parent: size, latency, accuracy."""
+    found = _version(state(ctx), version)
+    comparison = found.details.get("comparison")
+    if not comparison:
+        raise Invalid(f"Version {found.number} is not a compressed version; it has no comparison.")
+    rows = []
+    for side in ("parent", "child"):
+        figures = comparison[side]
+        latency = figures.get("latency_ms", {})
+        rows.append((side, f"{figures['size_bytes']:,}", *(f"{latency.get(b, {}).get(q, float('nan')):.3f}" for b in ("1", "32") for q in ("p50", "p95")), figures.get("accuracy", "")))
+    rendering.table(f"{found.operation}: version {found.number} against its parent", ["", "bytes", "b1 p50 ms", "b1 p95 ms", "b32 p50 ms", "b32 p95 ms", "accuracy"], rows)
+    rendering.out.print("deltas: " + json.dumps(comparison["deltas"]))
 
 
 @app.command("versions")

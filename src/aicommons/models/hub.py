@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -81,9 +82,12 @@ def list_models(
     tag: str | None = None,
     licence: str | None = None,
     query: str | None = None,
+    metric: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[ModelRead]:
+    """Visible models, filtered; `metric` like `accuracy>=0.9` keeps models with a version that
+    meets it."""
     stmt = sa.select(Model).where(visible_clause(actor, KIND, Model))
     if task is not None:
         stmt = stmt.where(Model.task == Task(task).value)
@@ -96,8 +100,25 @@ def list_models(
         stmt = stmt.where(sa.or_(sa.func.lower(Model.name).contains(needle), Model.name_zh.contains(query)))
     if tag:
         stmt = stmt.where(sa.cast(Model.tags, sa.Text).contains(json.dumps(tag, ensure_ascii=False)))
+    if metric:
+        stmt = stmt.where(_metric_clause(metric))
     rows, next_cursor = page_rows(session, stmt, Model.id, limit=limit, cursor=cursor, owner="list_models")
     return Page[ModelRead](items=[_read(session, r) for r in rows], next_cursor=next_cursor)
+
+
+_METRIC_FILTER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]{0,59})\s*(>=|<=|>|<|=)\s*(-?[0-9]+(?:\.[0-9]+)?(?:[eE]-?[0-9]+)?)\s*$")
+_COMPARE = {">=": "__ge__", "<=": "__le__", ">": "__gt__", "<": "__lt__", "=": "__eq__"}
+
+
+def _metric_clause(metric: str) -> sa.ColumnElement[bool]:
+    match = _METRIC_FILTER.match(metric)
+    if match is None:
+        raise Invalid(f"The 'metric' filter must look like 'accuracy>=0.9' (a name, one of >= <= > < =, a number); got {metric!r} instead.")
+    name, op, value = match.groups()
+    measured = ModelVersion.metrics[name].as_float()
+    return sa.exists(
+        sa.select(ModelVersion.id).where(ModelVersion.model_id == Model.id, getattr(measured, _COMPARE[op])(float(value)))
+    )
 
 
 def update_model(session: Session, actor: Actor, model_id: str, change: ModelUpdate) -> ModelRead:
@@ -164,7 +185,7 @@ def _generated_card(model: Model, version: ModelVersion) -> CardData:
         metrics={k: float(v) for k, v in version.metrics.items()},
         license=model.licence or None,
         datasets=list(version.dataset_version_ids),
-        base_model=None,
+        base_model=version.details.get("base_model"),
         tags=list(model.tags),
         language=[],
         pipeline_tag=model.task,
@@ -215,15 +236,27 @@ def list_versions(session: Session, actor: Actor, model_id: str) -> list[ModelVe
 
 def resolve_version(session: Session, actor: Actor, model_id: str, ref: str | int | None = None) -> ModelVersionRead:
     """A version by number, by alias (`production`), or the latest."""
-    model = model_row(session, actor, model_id)
+    return _resolve(session, model_row(session, actor, model_id), ref)
+
+
+def resolve_deployed_version(session: Session, model_id: str, ref: str) -> ModelVersionRead:
+    """What a deployed endpoint's version reference means now. No actor: the endpoint's own
+    permission check has already decided who may call it, and its org could read the model."""
+    model = session.get(Model, model_id)
+    if model is None:
+        raise not_found("model", model_id)
+    return _resolve(session, model, ref)
+
+
+def _resolve(session: Session, model: Model, ref: str | int | None) -> ModelVersionRead:
     if ref is None or ref == "latest":
         ref = model.latest_version
     if isinstance(ref, str) and not ref.isdigit():
-        alias = session.get(ModelAlias, (model_id, ref))
+        alias = session.get(ModelAlias, (model.id, ref))
         if alias is None:
             raise NotFound(f"Model {model.name!r} has no alias {ref!r}.")
-        return get_version(session, actor, alias.version_id)
-    version = session.scalar(sa.select(ModelVersion).where(ModelVersion.model_id == model_id, ModelVersion.number == int(ref)))
+        return ModelVersionRead.model_validate(session.get(ModelVersion, alias.version_id))
+    version = session.scalar(sa.select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.number == int(ref)))
     if version is None:
         raise NotFound(f"Model {model.name!r} has no version {ref}." if int(ref) else f"Model {model.name!r} has no versions yet.")
     return ModelVersionRead.model_validate(version)

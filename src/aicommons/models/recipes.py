@@ -73,6 +73,10 @@ class Recipe:
 recipes: Registry[Recipe] = Registry("training recipe")
 
 
+def list_recipes() -> list[Recipe]:
+    return [recipes.get(name) for name in recipes.names()]
+
+
 @dataclass(frozen=True)
 class TabularSplits:
     feature_names: list[str]
@@ -81,11 +85,30 @@ class TabularSplits:
     y: dict[str, np.ndarray]
 
 
-def tabular_splits(table: pa.Table, seed: int) -> TabularSplits:
-    """Numeric fields as float32 features, labels as class indices, by the version's splits
-    (or a deterministic stratified 80/20 when it has none)."""
+def record_splits(table: pa.Table, seed: int) -> list[str]:
+    """Each record's split: the version's own when it has train and test records (carving a
+    validation tenth out of train when it has none, for early stopping), otherwise a
+    deterministic stratified 80/10/10 under the seed. Every recipe and every comparison of a
+    compressed version uses this, so "the test split" means the same records everywhere."""
     from aicommons.data import assign_splits
 
+    record_ids, labels = table["record_id"].to_pylist(), table["label"].to_pylist()
+    splits = table["split"].to_pylist() if "split" in table.column_names else []
+    if "train" not in splits or "test" not in splits:
+        return assign_splits(record_ids, labels, train=0.8, validation=0.1, test=0.1, seed=seed, stratify=True)
+    if "validation" in splits:
+        return splits
+    train_rows = [i for i, s in enumerate(splits) if s == "train"]
+    carved = assign_splits(
+        [record_ids[i] for i in train_rows], [labels[i] for i in train_rows], train=0.9, validation=0.0, test=0.1, seed=seed, stratify=True
+    )
+    for row, name in zip(train_rows, carved, strict=True):
+        splits[row] = "train" if name == "train" else "validation"
+    return splits
+
+
+def tabular_splits(table: pa.Table, seed: int) -> TabularSplits:
+    """Numeric fields as float32 features, labels as class indices, by `record_splits`."""
     names = [n for n in table.column_names if n not in RESERVED and (pa.types.is_integer(table[n].type) or pa.types.is_floating(table[n].type))]
     if not names:
         raise Invalid("A tabular recipe needs numeric fields; this version has none.")
@@ -95,9 +118,7 @@ def tabular_splits(table: pa.Table, seed: int) -> TabularSplits:
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise Invalid(f"A classification recipe needs at least two classes; this version has {classes}.")
-    splits = table["split"].to_pylist()
-    if "train" not in splits or "test" not in splits:
-        splits = assign_splits(table["record_id"].to_pylist(), labels, train=0.8, validation=0.0, test=0.2, seed=seed, stratify=True)
+    splits = record_splits(table, seed)
     features = np.column_stack([np.nan_to_num(table[n].to_numpy(zero_copy_only=False).astype(np.float32)) for n in names])
     codes = np.array([classes.index(label) for label in labels])
     mask = {name: np.array([s == name for s in splits]) for name in ("train", "validation", "test")}
@@ -155,13 +176,15 @@ def _logistic(run: RecipeRun) -> Trained:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
 
     data = tabular_splits(run.table, run.seed)
     C = float(run.params.get("C", 1.0))
     model = make_pipeline(StandardScaler(), LogisticRegression(C=C, solver="newton-cg", max_iter=5000, random_state=run.seed))
     run.progress(0.2, "fitting")
     model.fit(data.x["train"], data.y["train"])
-    onnx_model = to_onnx(model, data.x["train"][:1], options={id(model.steps[-1][1]): {"zipmap": False}})
+    inputs = [("features", FloatTensorType([None, len(data.feature_names)]))]
+    onnx_model = to_onnx(model, initial_types=inputs, options={id(model.steps[-1][1]): {"zipmap": False}})
     return Trained(
         onnx_bytes=onnx_model.SerializeToString(),
         source_bytes=sio.dumps(model),

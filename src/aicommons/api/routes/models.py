@@ -34,10 +34,11 @@ def list_models(
     tag: Annotated[str | None, Query(max_length=50)] = None,
     licence: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
+    metric: Annotated[str | None, Query(max_length=100, description="e.g. `accuracy>=0.9`: models with a version meeting it.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[models.ModelRead]:
-    return models.list_models(session, actor, task=task, org_id=org_id, tag=tag, licence=licence, query=q, limit=limit, cursor=cursor)
+    return models.list_models(session, actor, task=task, org_id=org_id, tag=tag, licence=licence, query=q, metric=metric, limit=limit, cursor=cursor)
 
 
 @router.get("/models/{model_id}", response_model=models.ModelRead)
@@ -77,6 +78,18 @@ def train(model_id: str, spec: models.TrainParams, session: SessionDep, actor: A
     return models.start_training(session, actor, model_id, spec)
 
 
+@router.post("/models/{model_id}/import", response_model=JobRead, status_code=202)
+def import_model(model_id: str, spec: models.ImportParams, session: SessionDep, actor: ActorDep) -> JobRead:
+    """Import a pretrained model that ships in an installed package (e.g. `all-minilm-l6-v2`) as the next version."""
+    return models.start_import(session, actor, model_id, spec)
+
+
+@router.get("/recipes")
+def list_recipes(actor: ActorDep) -> list[dict[str, str]]:
+    """The training recipes: name, task and what each is."""
+    return [{"name": r.name, "task": r.task, "description": r.description} for r in models.list_recipes()]
+
+
 @router.get("/models/{model_id}/versions/{ref}", response_model=models.ModelVersionRead)
 def resolve_version(model_id: str, ref: str, session: SessionDep, actor: ActorDep) -> models.ModelVersionRead:
     """`ref` is a number, an alias such as `production`, or `latest`."""
@@ -96,6 +109,13 @@ def delete_alias(model_id: str, alias: str, session: SessionDep, actor: ActorDep
 @router.get("/model-versions/{version_id}", response_model=models.ModelVersionRead)
 def get_version(version_id: str, session: SessionDep, actor: ActorDep) -> models.ModelVersionRead:
     return models.get_version(session, actor, version_id)
+
+
+@router.post("/model-versions/{version_id}/compress", response_model=JobRead, status_code=202)
+def compress(version_id: str, spec: models.CompressParams, session: SessionDep, actor: ActorDep) -> JobRead:
+    """int8 (dynamic or static), pruning or distillation; the job writes the model's next version
+    with this one as its parent and a comparison (size, latency, accuracy) in its details."""
+    return models.start_compression(session, actor, version_id, spec)
 
 
 @router.get("/model-versions/{version_id}/card", response_class=PlainTextResponse)
