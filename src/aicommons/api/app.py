@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from aicommons import __version__
 from aicommons.api.errors import install_error_handlers
-from aicommons.api.routes import audit, data, identity, jobs, models
+from aicommons.api.routes import audit, data, identity, jobs, models, serving
 from aicommons.core.config import Settings
 from aicommons.core.jobs import Executor, executors
 from aicommons.core.registry import load_plugins
@@ -35,6 +35,8 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         try:
             yield
         finally:
+            if getattr(app.state, "serving", None) is not None:
+                app.state.serving.close()
             if executor is not None:
                 executor.stop()
             if own_runtime:
@@ -49,8 +51,9 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
-    for router in (identity.router, jobs.router, audit.router, data.router, models.router):
+    for router in (identity.router, jobs.router, audit.router, data.router, models.router, serving.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(serving.metrics_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -71,6 +74,7 @@ _HOME_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><t
 <li><a href="/docs">API reference (OpenAPI) · 接口文档</a></li>
 <li><a href="/openapi.json">/openapi.json</a></li>
 <li><a href="/healthz">/healthz</a></li>
+<li><a href="/metrics">/metrics</a> (Prometheus)</li>
 </ul>
 <p>Authenticate API calls with <code>Authorization: Bearer &lt;token&gt;</code>.</p>
 </body></html>"""

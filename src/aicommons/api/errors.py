@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import sqlalchemy.exc
@@ -29,6 +30,8 @@ def _describe(error: dict[str, Any]) -> str:
 
 async def _aicommons_error(request: Request, exc: AicommonsError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if (retry_after := getattr(exc, "retry_after", None)) is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
     return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=headers)
 
 

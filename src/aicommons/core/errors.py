@@ -52,6 +52,30 @@ class Unauthenticated(AicommonsError):
     exit_code = 6
 
 
+class RateLimited(AicommonsError):
+    """Over a quota; `retry_after` says in how many seconds to try again."""
+
+    code = "rate_limited"
+    status = 429
+    exit_code = 8
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(AicommonsError):
+    """Temporarily unable to serve (overloaded, starting); worth retrying after `retry_after` seconds."""
+
+    code = "unavailable"
+    status = 503
+    exit_code = 9
+
+    def __init__(self, message: str, *, retry_after: float = 1.0):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class IntegrityError(AicommonsError):
     """Stored bytes or records no longer match their recorded digest."""
 

@@ -1,0 +1,117 @@
+"""Serving: deploy endpoints, call them (JSON, `.npy` arrays or images), read their usage and metrics."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+
+from aicommons import serving
+from aicommons.api.deps import ActorDep, SessionDep
+from aicommons.core.errors import Invalid, Unauthenticated
+
+router = APIRouter(tags=["serving"])
+metrics_router = APIRouter(tags=["serving"])
+_bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer aic_…`.")
+
+MAX_BODY_BYTES = 32 << 20
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
+
+
+def get_host(request: Request) -> serving.EndpointHost:
+    """One host per app, made on first use: apps that never serve start no meter thread."""
+    state = request.app.state
+    if getattr(state, "serving", None) is None:
+        state.serving = serving.EndpointHost(state.runtime)
+    return state.serving  # type: ignore[no-any-return]
+
+
+HostDep = Annotated[serving.EndpointHost, Depends(get_host)]
+
+
+@router.post("/endpoints", response_model=serving.EndpointRead, status_code=201)
+def deploy(spec: serving.EndpointCreate, session: SessionDep, actor: ActorDep) -> serving.EndpointRead:
+    return serving.deploy(session, actor, spec)
+
+
+@router.get("/endpoints", response_model=list[serving.EndpointRead])
+def list_endpoints(session: SessionDep, actor: ActorDep) -> list[serving.EndpointRead]:
+    return serving.list_endpoints(session, actor)
+
+
+@router.get("/endpoints/{name}", response_model=serving.EndpointRead)
+def get_endpoint(name: str, session: SessionDep, actor: ActorDep) -> serving.EndpointRead:
+    return serving.get_endpoint(session, actor, name)
+
+
+@router.patch("/endpoints/{name}", response_model=serving.EndpointRead)
+def update_endpoint(name: str, change: serving.EndpointUpdate, session: SessionDep, actor: ActorDep) -> serving.EndpointRead:
+    return serving.update_endpoint(session, actor, name, change)
+
+
+@router.delete("/endpoints/{name}", response_model=serving.EndpointRead)
+def delete_endpoint(name: str, session: SessionDep, actor: ActorDep) -> serving.EndpointRead:
+    return serving.delete_endpoint(session, actor, name)
+
+
+@router.get("/endpoints/{name}/usage", response_model=list[serving.UsageRead])
+def endpoint_usage(name: str, session: SessionDep, actor: ActorDep, since: datetime | None = None) -> list[serving.UsageRead]:
+    return serving.usage(session, actor, name, since=since)
+
+
+@router.post(
+    "/endpoints/{name}/predict",
+    response_model=serving.PredictResponse,
+    openapi_extra={"requestBody": {"content": {
+        "application/json": {"schema": serving.PredictRequest.model_json_schema()},
+        "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
+        "image/png": {"schema": {"type": "string", "format": "binary"}},
+    }}},
+)
+async def predict(
+    name: str, request: Request, host: HostDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> serving.PredictResponse:
+    """JSON `{"inputs": {name: arrays}}` or `{"instances": [...]}`; or a `numpy.save` array
+    (`application/x-npy`) for a single-input model; or one image (`image/png`, `image/jpeg`, …)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("Authentication required: send `Authorization: Bearer <token>`.")
+    payload = _payload(request.headers.get("content-type", "application/json"), await _body(request))
+    return await host.predict(credentials.credentials, name, payload)
+
+
+async def _body(request: Request) -> bytes:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        raise Invalid(f"The request body is over {MAX_BODY_BYTES >> 20} MiB; send fewer instances per request.")
+    return await request.body()
+
+
+def _payload(content_type: str, body: bytes) -> serving.Payload:
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/x-npy":
+        try:
+            return serving.Payload(array=np.load(io.BytesIO(body), allow_pickle=False))
+        except ValueError as exc:
+            raise Invalid(f"The body is not a .npy array saved with numpy.save (object arrays are refused): {exc}") from None
+    if kind in IMAGE_TYPES:
+        return serving.Payload(instances=[body])
+    if kind not in ("application/json", ""):
+        raise Invalid(f"Unsupported Content-Type {kind!r}: send application/json, application/x-npy or an image type.")
+    try:
+        request = serving.PredictRequest.model_validate_json(body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise Invalid(f"The request body is invalid: {problems}.") from None
+    return serving.Payload(inputs=request.inputs, instances=request.instances)
+
+
+@metrics_router.get("/metrics", include_in_schema=False)
+def metrics(host: HostDep) -> Response:
+    """Prometheus text format: request latency histograms, batch sizes, queue depth, compute."""
+    body, content_type = host.metrics.render()
+    return Response(body, media_type=content_type)

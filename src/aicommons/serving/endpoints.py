@@ -1,0 +1,163 @@
+"""Endpoints as records: deploy a model version (or an alias it follows), change, stop, meter.
+
+These functions decide who may do what; `host.py` runs the deployed versions. An endpoint is
+private to its org: until filing (备案) exists, only the owner org may call it, and a public
+endpoint will serve only filed versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from aicommons import models
+from aicommons.core import audit
+from aicommons.core.db import utcnow
+from aicommons.core.errors import Conflict, Invalid, NotFound
+from aicommons.core.ids import new_id
+from aicommons.core.permissions import Action, Actor, require, visible_clause
+from aicommons.serving.schemas import EndpointCreate, EndpointRead, EndpointUpdate, UsageRead
+from aicommons.serving.tables import Endpoint, EndpointUsage
+
+KIND = "endpoint"
+PREDICT_PATH = "/api/v1/endpoints/{name}/predict"
+
+
+def _read(endpoint: Endpoint) -> EndpointRead:
+    return EndpointRead.model_validate(endpoint).model_copy(update={"url": PREDICT_PATH.format(name=endpoint.name)})
+
+
+def endpoint_row(session: Session, actor: Actor, name: str, action: Action = Action.read) -> Endpoint:
+    endpoint = session.scalar(sa.select(Endpoint).where(Endpoint.name == name, Endpoint.status != "deleted"))
+    if endpoint is None:
+        raise NotFound(f"No endpoint named {name!r} exists or it is not visible to you.")
+    require(session, actor, action, KIND, endpoint, name)
+    return endpoint
+
+
+def deploy(session: Session, actor: Actor, spec: EndpointCreate) -> EndpointRead:
+    """Deploy a readable model's version under a new platform-wide name, owned by the actor's org."""
+    model = models.get_model(session, actor, spec.model_id)
+    version = models.resolve_version(session, actor, model.id, spec.version)  # exists now, or NotFound
+    if session.scalar(sa.select(Endpoint.id).where(Endpoint.name == spec.name)):
+        raise Conflict(f"An endpoint named {spec.name!r} already exists; endpoint names are platform-wide.")
+    endpoint = Endpoint(
+        id=new_id("ept"), name=spec.name, org_id=actor.org_id, model_id=model.id, version_ref=spec.version,
+        created_by=actor.user_id, **spec.model_dump(include=_SETTINGS),
+    )
+    session.add(endpoint)
+    session.flush()
+    result = _read(endpoint)
+    audit.record(session, actor, "endpoint.deploy", KIND, endpoint.id, org_id=endpoint.org_id, after=result, detail={"version_id": version.id})
+    return result
+
+
+_SETTINGS = {"workers", "max_batch_size", "max_wait_ms", "latency_cap_ms", "rate_limit_per_minute"}
+
+
+def get_endpoint(session: Session, actor: Actor, name: str) -> EndpointRead:
+    return _read(endpoint_row(session, actor, name))
+
+
+def list_endpoints(session: Session, actor: Actor) -> list[EndpointRead]:
+    rows = session.scalars(
+        sa.select(Endpoint).where(visible_clause(actor, KIND, Endpoint), Endpoint.status != "deleted").order_by(Endpoint.name)
+    )
+    return [_read(r) for r in rows]
+
+
+def update_endpoint(session: Session, actor: Actor, name: str, change: EndpointUpdate) -> EndpointRead:
+    """Point at another version or alias, rescale, stop or restart. Running callers switch over
+    within a second without a dropped request (see host.py)."""
+    endpoint = endpoint_row(session, actor, name, Action.write)
+    before = _read(endpoint)
+    values = change.model_dump(exclude_none=True)
+    if "version" in values:
+        models.resolve_version(session, actor, endpoint.model_id, values["version"])
+        endpoint.version_ref = values.pop("version")
+    for field, value in values.items():
+        setattr(endpoint, field, value)
+    if endpoint.max_wait_ms >= endpoint.latency_cap_ms:
+        raise Invalid(f"max_wait_ms ({endpoint.max_wait_ms}) must be below latency_cap_ms ({endpoint.latency_cap_ms}).")
+    endpoint.updated_at = utcnow()
+    session.flush()
+    after = _read(endpoint)
+    audit.record(session, actor, "endpoint.update", KIND, endpoint.id, org_id=endpoint.org_id, before=before, after=after)
+    return after
+
+
+def delete_endpoint(session: Session, actor: Actor, name: str) -> EndpointRead:
+    """Stop serving for good. The row stays (its usage is billing history), so the name stays taken."""
+    endpoint = endpoint_row(session, actor, name, Action.admin)
+    endpoint.status, endpoint.updated_at = "deleted", utcnow()
+    session.flush()
+    result = _read(endpoint)
+    audit.record(session, actor, "endpoint.delete", KIND, endpoint.id, org_id=endpoint.org_id, after=result)
+    return result
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a caller's request runs on: the endpoint's settings and the version it resolves to now."""
+
+    endpoint: EndpointRead
+    version: models.ModelVersionRead
+
+
+def resolve_target(session: Session, actor: Actor, name: str) -> Target:
+    endpoint = endpoint_row(session, actor, name, Action.run)
+    if endpoint.status != "active":
+        raise Conflict(f"Endpoint {name!r} is {endpoint.status}; start it with status 'active' first.")
+    return Target(_read(endpoint), models.resolve_deployed_version(session, endpoint.model_id, endpoint.version_ref))
+
+
+# --- metering -----------------------------------------------------------------------------------
+
+
+@dataclass
+class UsageDelta:
+    endpoint_id: str
+    org_id: str
+    minute: datetime
+    calls: int = 0
+    rows: int = 0
+    errors: int = 0
+    compute_seconds: float = 0.0
+
+
+def record_usage(session: Session, deltas: list[UsageDelta]) -> None:
+    """Add metered calls to the per-minute rows (one writer: the serving process's meter)."""
+    for delta in deltas:
+        key = (delta.endpoint_id, delta.org_id, delta.minute)
+        row = session.get(EndpointUsage, key)
+        if row is None:
+            row = EndpointUsage(endpoint_id=delta.endpoint_id, org_id=delta.org_id, minute=delta.minute, calls=0, rows=0, errors=0, compute_seconds=0.0)
+            session.add(row)
+        row.calls += delta.calls
+        row.rows += delta.rows
+        row.errors += delta.errors
+        row.compute_seconds += delta.compute_seconds
+    session.flush()
+
+
+def usage(session: Session, actor: Actor, name: str, *, since: datetime | None = None) -> list[UsageRead]:
+    """Totals per calling org. The endpoint's org sees every caller; the operator sees all."""
+    endpoint = endpoint_row(session, actor, name)
+    stmt = (
+        sa.select(
+            EndpointUsage.org_id, sa.func.sum(EndpointUsage.calls), sa.func.sum(EndpointUsage.rows), sa.func.sum(EndpointUsage.errors),
+            sa.func.sum(EndpointUsage.compute_seconds), sa.func.min(EndpointUsage.minute), sa.func.max(EndpointUsage.minute),
+        )
+        .where(EndpointUsage.endpoint_id == endpoint.id)
+        .group_by(EndpointUsage.org_id)
+        .order_by(EndpointUsage.org_id)
+    )
+    if since is not None:
+        stmt = stmt.where(EndpointUsage.minute >= since)
+    return [
+        UsageRead(endpoint=name, org_id=org, calls=calls, rows=rows, errors=errors, compute_seconds=round(seconds, 6), since=first, until=last)
+        for org, calls, rows, errors, seconds, first, last in session.execute(stmt)
+    ]

@@ -1,0 +1,174 @@
+"""Runs deployed endpoints inside the API process.
+
+Each active endpoint that has been called holds one `BatchingRunner` (an ONNX Runtime session
+with dynamic batching) and the version's `Preprocessor`. A request is authorised and its
+endpoint resolved to a version through the database; that answer is cached for
+`TARGET_TTL_S` per (token, endpoint), so an alias move, a stop or a revoked token takes effect
+within that time. When the resolved version changes, the runner swaps sessions: batches already
+running finish on the old version, queued and new requests run on the new one, nothing is
+dropped. Changed batching settings rebuild the runner the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from aicommons import models
+from aicommons.core.errors import AicommonsError, Invalid
+from aicommons.core.identity import authenticate
+from aicommons.core.permissions import Actor
+from aicommons.core.runtime import Runtime
+from aicommons.models.artifacts import Signature
+from aicommons.models.preprocessing import Preprocessor, predictions
+from aicommons.serving.batching import BatchingRunner
+from aicommons.serving.endpoints import Target, resolve_target
+from aicommons.serving.metering import Meter
+from aicommons.serving.metrics import ServingMetrics
+from aicommons.serving.quotas import RateLimiter
+from aicommons.serving.schemas import PredictResponse
+
+TARGET_TTL_S = 1.0
+WORDPIECE_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One predict request: named arrays, raw instances, or one binary array for a single-input model."""
+
+    inputs: dict[str, Any] | None = None
+    instances: list[Any] | None = None
+    array: np.ndarray | None = None
+
+
+@dataclass
+class Loaded:
+    version: models.ModelVersionRead
+    settings: tuple[int, int, float, float]
+    runner: BatchingRunner
+    preprocessor: Preprocessor
+
+
+def _settings(target: Target) -> tuple[int, int, float, float]:
+    e = target.endpoint
+    return (e.workers, e.max_batch_size, e.max_wait_ms, e.latency_cap_ms)
+
+
+class EndpointHost:
+    def __init__(self, runtime: Runtime, *, flush_every_s: float = 2.0):
+        self.runtime = runtime
+        self.metrics = ServingMetrics()
+        self.limiter = RateLimiter()
+        self.meter = Meter(runtime, flush_every_s=flush_every_s)
+        self._lock = threading.Lock()
+        self._loaded: dict[str, Loaded] = {}
+        self._targets: dict[tuple[str, str], tuple[float, Actor, Target]] = {}
+
+    # --- per request ---------------------------------------------------------------------------
+
+    async def predict(self, token: str, name: str, payload: Payload) -> PredictResponse:
+        """An API request: the bearer token's actor calls endpoint `name`."""
+        started = time.perf_counter()
+        actor, target = await run_in_threadpool(self.authorize, token, name)
+        return await self._run(actor, target, payload, started)
+
+    async def predict_as(self, actor: Actor, name: str, payload: Payload) -> PredictResponse:
+        """An in-process call (the CLI): an actor already authenticated."""
+        started = time.perf_counter()
+        with self.runtime.session() as session:
+            target = resolve_target(session, actor, name)
+        return await self._run(actor, target, payload, started)
+
+    async def _run(self, actor: Actor, target: Target, payload: Payload, started: float) -> PredictResponse:
+        endpoint = target.endpoint
+        self.limiter.take(endpoint.name, actor.org_id, endpoint.rate_limit_per_minute)
+        loaded = await run_in_threadpool(self.loaded, target)
+        try:
+            inputs = await run_in_threadpool(_model_inputs, loaded.preprocessor, payload)
+            outputs, stats = await loaded.runner.infer(inputs)
+        except AicommonsError:
+            self.meter.add(endpoint.id, actor.org_id, rows=0, compute_seconds=0.0, error=True)
+            self.metrics.observe_request(endpoint.name, actor.org_id, "error", time.perf_counter() - started)
+            raise
+        rows = int(next(iter(inputs.values())).shape[0])
+        compute_s = stats.compute_ms / 1000
+        self.meter.add(endpoint.id, actor.org_id, rows=rows, compute_seconds=compute_s)
+        self.metrics.observe_request(endpoint.name, actor.org_id, "ok", time.perf_counter() - started, compute_seconds=compute_s)
+        return PredictResponse(
+            endpoint=endpoint.name, model_version_id=stats.tag or loaded.version.id,
+            predictions=predictions(outputs, loaded.version.details), batch_rows=stats.batch_rows,
+            queue_ms=round(stats.queue_ms, 3), compute_ms=round(stats.compute_ms, 3),
+        )
+
+    def authorize(self, token: str, name: str) -> tuple[Actor, Target]:
+        key = (hashlib.sha256(token.encode()).hexdigest(), name)
+        now = time.monotonic()
+        cached = self._targets.get(key)
+        if cached and cached[0] > now:
+            return cached[1], cached[2]
+        with self.runtime.session() as session:
+            actor = authenticate(session, token)
+            target = resolve_target(session, actor, name)
+        self._targets[key] = (now + TARGET_TTL_S, actor, target)
+        return actor, target
+
+    # --- runners -------------------------------------------------------------------------------
+
+    def loaded(self, target: Target) -> Loaded:
+        """The endpoint's runner on the target's version: built, swapped or rebuilt as needed."""
+        name = target.endpoint.name
+        with self._lock:
+            current = self._loaded.get(name)
+            if current and current.version.id == target.version.id and current.settings == _settings(target):
+                return current
+            onnx = self.runtime.blobs.read_bytes(target.version.onnx_sha256)
+            preprocessor = self._preprocessor(target.version)
+            if current and current.settings == _settings(target):
+                current.runner.swap(onnx, tag=target.version.id)
+                loaded = Loaded(target.version, current.settings, current.runner, preprocessor)
+            else:
+                loaded = Loaded(target.version, _settings(target), self._runner(target, onnx), preprocessor)
+                if current:
+                    threading.Thread(target=current.runner.close, name=f"drain-{name}", daemon=True).start()
+            self._loaded[name] = loaded
+            self.metrics.set_version(name, target.version.id)
+            return loaded
+
+    def _runner(self, target: Target, onnx: bytes) -> BatchingRunner:
+        endpoint = target.endpoint
+        names = {t["name"] for t in target.version.signature.get("inputs", [])}
+        return BatchingRunner(
+            onnx, workers=endpoint.workers, max_batch_size=endpoint.max_batch_size, max_wait_ms=endpoint.max_wait_ms,
+            latency_cap_ms=endpoint.latency_cap_ms, pad_inputs=[n for n in WORDPIECE_INPUTS if n in names],
+            tag=target.version.id, metrics=self.metrics.batch_observer(endpoint.name),
+        )
+
+    def _preprocessor(self, version: models.ModelVersionRead) -> Preprocessor:
+        files = {name: self.runtime.blobs.read_bytes(sha) for name, sha in version.details.get("files", {}).items()}
+        return Preprocessor(version.preprocessing, Signature.from_dict(version.signature), files)
+
+    def close(self) -> None:
+        with self._lock:
+            loaded, self._loaded = list(self._loaded.values()), {}
+        for item in loaded:
+            item.runner.close()
+        self.meter.close()
+
+
+def _model_inputs(preprocessor: Preprocessor, payload: Payload) -> dict[str, np.ndarray]:
+    if payload.array is not None:
+        names = [t.name for t in preprocessor.signature.inputs]
+        if len(names) != 1:
+            raise Invalid(f"A binary array body suits single-input models; this one takes {names}: send JSON 'inputs' instead.")
+        return preprocessor.from_arrays({names[0]: payload.array})
+    if payload.inputs is not None:
+        return preprocessor.from_arrays(payload.inputs)
+    assert payload.instances is not None
+    return preprocessor.from_instances(payload.instances)
+

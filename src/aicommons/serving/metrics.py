@@ -1,0 +1,102 @@
+"""Prometheus metrics of the serving engine, for the API's `/metrics` route.
+
+Each `ServingMetrics` keeps its own `CollectorRegistry` rather than prometheus_client's global
+one, so several apps (and tests) in one process never collide over metric names.
+
+Exported series (all prefixed `aicommons_serving_`):
+- `request_seconds{endpoint}` histogram: end-to-end latency of predict requests (1 ms .. 5 s);
+- `requests_total{endpoint, org, status}` counter: requests by calling org and outcome;
+- `compute_seconds_total{endpoint, org}` counter: model compute each org's requests used;
+- `batch_rows{endpoint}` histogram: rows per batch run (batching at work when above 1);
+- `batch_seconds{endpoint}` histogram: run time of each batch;
+- `queue_rows{endpoint}` gauge: rows waiting for a worker;
+- `version{endpoint, version}` gauge: 1 for the version each endpoint serves now.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
+BATCH_ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ServingMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        prefix = "aicommons_serving_"
+        self.request_seconds = Histogram(
+            prefix + "request_seconds", "Latency of predict requests, from arrival to response.",
+            ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.requests = Counter(
+            prefix + "requests", "Predict requests by endpoint, calling org and status.",
+            ["endpoint", "org", "status"], registry=self.registry,
+        )
+        self.compute_seconds = Counter(
+            prefix + "compute_seconds", "Model compute used by each calling org's requests.",
+            ["endpoint", "org"], registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            prefix + "batch_rows", "Rows per batch run.", ["endpoint"], buckets=BATCH_ROW_BUCKETS, registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            prefix + "batch_seconds", "Run time of each batch.", ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.queue_rows = Gauge(prefix + "queue_rows", "Rows waiting for a worker.", ["endpoint"], registry=self.registry)
+        self.version = Gauge(prefix + "version", "1 for the model version an endpoint serves.", ["endpoint", "version"], registry=self.registry)
+        self._versions: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def observe_request(self, endpoint: str, org: str, status: str, seconds: float, *, compute_seconds: float = 0.0) -> None:
+        self.request_seconds.labels(endpoint).observe(seconds)
+        self.requests.labels(endpoint, org, status).inc()
+        if compute_seconds:
+            self.compute_seconds.labels(endpoint, org).inc(compute_seconds)
+
+    def set_version(self, endpoint: str, version: str) -> None:
+        with self._lock:
+            previous = self._versions.get(endpoint)
+            if previous == version:
+                return
+            if previous is not None:
+                self.version.remove(endpoint, previous)
+            self.version.labels(endpoint, version).set(1)
+            self._versions[endpoint] = version
+
+    def forget_endpoint(self, endpoint: str) -> None:
+        """Drop an endpoint's gauges (it was stopped or deleted); its counters keep their totals."""
+        with self._lock:
+            previous = self._versions.pop(endpoint, None)
+            if previous is not None:
+                self.version.remove(endpoint, previous)
+            try:
+                self.queue_rows.remove(endpoint)
+            except KeyError:
+                pass
+
+    def batch_observer(self, endpoint: str) -> EndpointBatchObserver:
+        """What a `BatchingRunner` reports batches and queue depth to, for this endpoint."""
+        return EndpointBatchObserver(self, endpoint)
+
+    def render(self) -> tuple[bytes, str]:
+        """The registry in Prometheus text format, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class EndpointBatchObserver:
+    """A `batching.BatchObserver` writing one endpoint's batch and queue series."""
+
+    def __init__(self, metrics: ServingMetrics, endpoint: str):
+        self._rows = metrics.batch_rows.labels(endpoint)
+        self._seconds = metrics.batch_seconds.labels(endpoint)
+        self._queue = metrics.queue_rows.labels(endpoint)
+
+    def batch_ran(self, rows: int, seconds: float) -> None:
+        self._rows.observe(rows)
+        self._seconds.observe(seconds)
+
+    def queue_depth(self, rows: int) -> None:
+        self._queue.set(rows)

@@ -1,0 +1,3 @@
+"""Serving's registrations: its tables."""
+
+from aicommons.serving import tables  # noqa: F401
