@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Piped output (scripts, grep) gets wide lines rather than names wrapped at 80 columns.
@@ -44,4 +45,5 @@ def as_json(value: BaseModel | list[BaseModel]) -> None:
 
 
 def error(message: str) -> None:
-    err.print(f"[bold red]Error:[/] {message}", highlight=False)
+    # Messages quote user input and shapes like [batch, 30]: never read them as Rich markup.
+    err.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
