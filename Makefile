@@ -43,12 +43,18 @@ test-sqlite: install-test
 test-postgres: install-test
 	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest
 
-bench: install-test
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	mkdir -p .bench
 	$(BIN)/python bench/jobs.py --json .bench/jobs-sqlite.json
 	$(BIN)/python bench/jobs.py --database-url "$$(scripts/ensure-postgres.sh)" --json .bench/jobs-postgresql.json
 	$(BIN)/python bench/dedup.py --json .bench/dedup.json
 	$(BIN)/python bench/deid.py --json .bench/deid.json
+	$(BIN)/python bench/compression.py --json .bench/compression.json
+	$(BIN)/python bench/serving.py --json .bench/serving.json
 
 # docs/cli.md, the CLI reference, regenerated from `aicommons … --help`.
 .PHONY: docs

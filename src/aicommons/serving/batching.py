@@ -6,7 +6,8 @@ batches on it (ONNX Runtime releases the GIL, so they overlap with the event loo
 other). Callers hand it one request at a time (`await infer(...)` from any event loop, or
 `run_direct(...)` from a plain thread) and get back exactly their own rows of every output.
 
-The policy, decided by one dispatcher thread each time a worker is free:
+The policy, applied by each worker thread whenever it is free (it then takes the batch and runs
+it itself: no hand-off thread between a request and the session):
 
 1. **Cost model.** Batch run time is predicted as `fixed + per_unit * units`, where a unit is one
    row at the warm-up input's size (padded inputs make a row of 60 tokens cost about four rows
@@ -27,7 +28,9 @@ The policy, decided by one dispatcher thread each time a worker is free:
    short ones would cost more than batching saves. The batch is dispatched as soon as any of:
    - it is full (a compatible request was left out for rows, run time or padding);
    - no batch is running at all: an idle server gains nothing by holding a request, so a lone
-     caller is never taxed the wait window;
+     caller is never taxed the wait window (and if no other request is in the runner and its
+     run is predicted under `INLINE_RUN_MS`, it runs right in the caller's thread: for a tiny
+     model two thread wake-ups cost more than the run);
    - the oldest request has waited `max_wait_ms`;
    - the oldest request's wait plus the batch's predicted run time reaches the budget — the
      step fixed-window batchers lack: a slow model dispatches long before its window ends.
@@ -55,7 +58,6 @@ import concurrent.futures
 import itertools
 import logging
 import math
-import queue
 import threading
 import time
 from collections import deque
@@ -75,7 +77,10 @@ log = logging.getLogger("aicommons.serving")
 WARMUP_EXTENT = 16
 # A batch's predicted run time may use at most this share of the latency budget (see policy 2).
 RUN_SHARE = 0.5
-# Slack for the dispatcher's own wake-up lateness when it aims at a budget deadline.
+# A request alone in an idle runner runs in the caller's own thread when predicted to take less
+# than this: handing it to a worker and back costs two thread wake-ups (~0.1-0.5 ms), more.
+INLINE_RUN_MS = 0.2
+# Slack for a waiting worker's own wake-up lateness when it aims at a budget deadline.
 DISPATCH_SLACK_MS = 1.0
 
 _NUMPY_TYPES = {
@@ -285,7 +290,7 @@ class _Batch:
 
 @dataclass(frozen=True)
 class _Plan:
-    """The batch the dispatcher would run now, and whether waiting could still grow it."""
+    """The batch a free worker would run now, and whether waiting could still grow it."""
 
     requests: list[_Request]
     rows: int
@@ -338,14 +343,13 @@ class BatchingRunner:
         self._model = first
         self._queue: deque[_Request] = deque()
         self._queued_rows = 0
-        self._idle_workers = workers
         self._running = 0
+        self._inside = 0  # requests between submission and their caller getting the result
         self._closing = False
         self.batches_run = 0
         self.rows_run = 0
-        self._work: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._dispatch_loop, name="batcher-dispatch", daemon=True)]
-        self._threads += [threading.Thread(target=self._work_loop, name=f"batcher-worker-{i}", daemon=True) for i in range(workers)]
+        self.runs_inline = 0
+        self._threads = [threading.Thread(target=self._work_loop, name=f"batcher-worker-{i}", daemon=True) for i in range(workers)]
         for thread in self._threads:
             thread.start()
 
@@ -383,16 +387,28 @@ class BatchingRunner:
         """Run one request of n ≥ 1 rows in whatever batch it joins; its own rows of every output."""
         futures = self._submit(inputs)
         try:
-            results = [await asyncio.wrap_future(future) for future in futures]
+            if all(future.done() for future in futures):  # it ran right here, in this thread
+                results = [future.result() for future in futures]
+                # Still counted as inside: let the loop's other tasks run (and submit) before this
+                # caller can send its next request, so concurrent callers meet in the queue.
+                await asyncio.sleep(0)
+            else:
+                results = [await asyncio.wrap_future(future) for future in futures]
         except asyncio.CancelledError:
             for future in futures:
                 future.cancel()  # still queued: it will be skipped, not run for nobody
             raise
+        finally:
+            self._leave()
         return _joined(results)
 
     def run_direct(self, inputs: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], RunStats]:
         """`infer` for callers in a plain thread: blocks until the request's batch has run."""
-        return _joined([future.result() for future in self._submit(inputs)])
+        futures = self._submit(inputs)
+        try:
+            return _joined([future.result() for future in futures])
+        finally:
+            self._leave()
 
     def swap(self, model: bytes | ort.InferenceSession, tag: str) -> None:
         """Serve `model` (a new version with the same signature) from now on; nothing is dropped."""
@@ -415,10 +431,7 @@ class BatchingRunner:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        dispatcher, *workers = self._threads
-        if dispatcher is not threading.current_thread():
-            dispatcher.join()
-        for thread in workers:
+        for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join()
 
@@ -485,7 +498,9 @@ class BatchingRunner:
                 _Request({n: a[start:start + chunk] for n, a in arrays.items()}, min(chunk, rows - start), key, True, now, concurrent.futures.Future())
                 for start in range(0, rows, chunk)
             ]
-        self._enqueue(requests, rows)
+        here = self._enqueue(requests, rows)
+        if here is not None:
+            self._run_counted(here)
         return [r.future for r in requests]
 
     def _validated(self, inputs: Mapping[str, Any], signature: Signature) -> tuple[dict[str, np.ndarray], int]:
@@ -509,7 +524,11 @@ class BatchingRunner:
     def _compatibility_key(self, arrays: Mapping[str, np.ndarray]) -> tuple[Any, ...]:
         return tuple((name, a.shape[1:] if name not in self.pad_inputs else a.ndim) for name, a in arrays.items())
 
-    def _enqueue(self, requests: list[_Request], rows: int) -> None:
+    def _enqueue(self, requests: list[_Request], rows: int) -> _Batch | None:
+        """Queue the requests; or, when this is the only request in the runner and its run is
+        predicted to be shorter than two thread wake-ups, hand it back to run in the caller's
+        thread. (Only when alone: callers whose results are on their way are about to send
+        more, and those should find a queue to batch in, not a loop thread busy running.)"""
         with self._cond:
             if self._closing:
                 raise Conflict(f"The endpoint runner for {self._model.tag!r} is closed; it takes no requests.")
@@ -521,10 +540,23 @@ class BatchingRunner:
                     f"The endpoint is overloaded: {self._queued_rows} rows are queued (at most {self.max_queue_rows}); retry in about {retry_after:.1f} s.",
                     retry_after=retry_after,
                 )
+            self._inside += 1
+            if self._inside == 1 and len(requests) == 1 and self._running == 0 and not self._queue:
+                request = requests[0]
+                units = request.rows * _row_width(request.inputs) / self._reference_width
+                if self._cost.predict(units) <= INLINE_RUN_MS and request.future.set_running_or_notify_cancel():
+                    self._running += 1
+                    self.runs_inline += 1
+                    return _Batch([request], request.rows, units, self._model)
             self._queue.extend(requests)
             self._queued_rows += rows
             self._report_queue()
             self._cond.notify_all()
+            return None
+
+    def _leave(self) -> None:
+        with self._cond:
+            self._inside -= 1
 
     def _drain_estimate_s(self) -> float:
         limit = self._row_limit()
@@ -535,28 +567,44 @@ class BatchingRunner:
         if self._observer is not None:
             self._observer.queue_depth(self._queued_rows)
 
-    # --- the dispatcher ---------------------------------------------------------------------------
+    # --- the workers ------------------------------------------------------------------------------
 
-    def _dispatch_loop(self) -> None:
-        with self._cond:
-            while True:
-                self._drop_cancelled()
-                if not self._queue:
-                    if self._closing:
-                        break
-                    self._cond.wait()
-                    continue
-                if self._idle_workers == 0:
-                    self._cond.wait()
-                    continue
-                plan = self._plan()
-                delay = self._seconds_until_dispatch(plan)
-                if delay > 0:
-                    self._cond.wait(delay)
-                    continue
-                self._hand_to_worker(plan)
-        for _ in range(self.workers):
-            self._work.put(None)
+    def _work_loop(self) -> None:
+        while True:
+            with self._cond:
+                batch = self._next_batch()
+                if batch is None:
+                    return
+                self._running += 1
+            self._run_counted(batch)
+
+    def _run_counted(self, batch: _Batch) -> None:
+        """Run a batch already counted in `_running`, then uncount it."""
+        try:
+            self._run(batch)
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    def _next_batch(self) -> _Batch | None:
+        """Wait (holding the lock between waits) until the policy releases a batch; None once
+        the runner is closing and nothing is left to run."""
+        while True:
+            self._drop_cancelled()
+            if not self._queue:
+                if self._closing:
+                    return None
+                self._cond.wait()
+                continue
+            plan = self._plan()
+            delay = self._seconds_until_dispatch(plan)
+            if delay > 0:
+                self._cond.wait(delay)
+                continue
+            batch = self._take(plan)
+            if batch is not None:
+                return batch
 
     def _drop_cancelled(self) -> None:
         if any(r.future.cancelled() for r in self._queue):
@@ -605,31 +653,17 @@ class BatchingRunner:
         by_budget = self.budget_ms - DISPATCH_SLACK_MS - self._cost.predict(plan.units) - waited_ms
         return max(0.0, min(by_window, by_budget)) / 1000
 
-    def _hand_to_worker(self, plan: _Plan) -> None:
+    def _take(self, plan: _Plan) -> _Batch | None:
+        """Remove the plan's requests from the queue: a batch of those still wanted, if any."""
         taken = {id(r) for r in plan.requests}
         self._queue = deque(r for r in self._queue if id(r) not in taken)
         self._queued_rows -= plan.rows
         self._report_queue()
         live = [r for r in plan.requests if r.future.set_running_or_notify_cancel()]
         if not live:
-            return
+            return None
         rows = sum(r.rows for r in live)
-        units = plan.units * rows / plan.rows
-        self._idle_workers -= 1
-        self._running += 1
-        self._work.put(_Batch(live, rows, units, self._model))
-
-    # --- the workers ------------------------------------------------------------------------------
-
-    def _work_loop(self) -> None:
-        while (batch := self._work.get()) is not None:
-            try:
-                self._run(batch)
-            finally:
-                with self._cond:
-                    self._idle_workers += 1
-                    self._running -= 1
-                    self._cond.notify_all()
+        return _Batch(live, rows, plan.units * rows / plan.rows, self._model)
 
     def _run(self, batch: _Batch) -> None:
         started = time.perf_counter()
