@@ -189,3 +189,15 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
 
     with TestClient(create_app(runtime)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def member_cli(settings: Settings, world: World):
+    """`aicommons --as member@a.test …` run in this process against the test's home."""
+    from typer.testing import CliRunner
+
+    from aicommons.cli.main import app
+    from support import cli_env
+
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, ["--as", "member@a.test", *args], env=cli_env(settings), catch_exceptions=False)

@@ -51,7 +51,8 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
-    for router in (identity.router, jobs.router, audit.router, data.router, models.router, serving.router):
+    # Serving first: routes match in order, and predict calls are the hot path.
+    for router in (serving.router, identity.router, jobs.router, audit.router, data.router, models.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(serving.metrics_router)
 

@@ -82,7 +82,9 @@ async def predict(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Authentication required: send `Authorization: Bearer <token>`.")
     payload = _payload(request.headers.get("content-type", "application/json"), await _body(request))
-    return await host.predict(credentials.credentials, name, payload)
+    result = await host.predict(credentials.credentials, name, payload)
+    # Already a validated model: serialise once rather than have FastAPI validate it again.
+    return Response(result.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
 
 async def _body(request: Request) -> bytes:
