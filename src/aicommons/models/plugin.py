@@ -1,3 +1,3 @@
 """The model hub's registrations: its tables, training recipes, and the train, compress and import jobs."""
 
-from aicommons.models import compression, importing, recipes, tables, training, vision  # noqa: F401
+from aicommons.models import compression, importing, recipes, tables, text, training, vision  # noqa: F401
