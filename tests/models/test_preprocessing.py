@@ -158,6 +158,8 @@ def test_empty_oversized_and_unsupported_requests_are_refused(cancer_model):
         Preprocessor({}, signature).from_instances([[1.0] * 30])
     with pytest.raises(Invalid, match="preprocessing kind 'audio' is unknown"):
         Preprocessor({"kind": "audio"}, signature)
+    with pytest.raises(Invalid, match="The 'image' preprocessing spec lacks 'size'"):
+        Preprocessor({"kind": "image", "input": "X"}, signature)
 
 
 # --- tensors by name --------------------------------------------------------------------------

@@ -119,6 +119,10 @@ def test_dynamic_int8_rewrites_conv_and_matmul_ops(digits, digits_cnn):
     assert accuracy(quantized, x_test, y_test) >= accuracy(digits_cnn, x_test, y_test) - 0.01
     only_matmul = quantize_dynamic_int8(digits_cnn, op_types=["MatMul"])
     assert quantized_ops(only_matmul) == {"MatMulInteger": 2}
+    first_conv = next(n.name for n in onnx.load_model_from_string(digits_cnn).graph.node if n.op_type == "Conv")
+    assert quantized_ops(quantize_dynamic_int8(digits_cnn, keep_float=[first_conv])) == {"ConvInteger": 1, "MatMulInteger": 2}
+    with pytest.raises(Invalid, match=r"keep_float names nodes the model does not have: \['/nowhere'\]"):
+        quantize_dynamic_int8(digits_cnn, keep_float=["/nowhere"])
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -137,6 +141,25 @@ def test_dynamic_int8_of_a_scikit_learn_mlp_keeps_its_predictions(digits):
     parent, child = run(model, {"X": flat_test}), run(quantized, {"X": flat_test})
     assert np.mean(parent["label"] == child["label"]) >= 0.99
     assert np.abs(parent["probabilities"] - child["probabilities"]).max() < 0.1
+
+
+def test_graphs_joined_by_onnx_compose_are_quantized(digits, digits_cnn):
+    """merge_models lists the default opset once per joined graph; the quantizer needs one."""
+    from onnx import TensorProto, helper
+
+    _, x_test, _, y_test = digits
+    scale = helper.make_graph(
+        [helper.make_node("Identity", ["probs_in"], ["scaled"])], "identity",
+        [helper.make_tensor_value_info("probs_in", TensorProto.FLOAT, ["batch", 10])],
+        [helper.make_tensor_value_info("scaled", TensorProto.FLOAT, ["batch", 10])],
+    )
+    cnn = onnx.load_model_from_string(digits_cnn)
+    tail = helper.make_model(scale, opset_imports=list(cnn.opset_import), ir_version=cnn.ir_version)
+    joined = onnx.compose.merge_models(cnn, tail, io_map=[("probabilities", "probs_in")])
+    assert [o.domain for o in joined.opset_import].count("") == 2
+    quantized = checked(quantize_dynamic_int8(joined.SerializeToString()))
+    assert quantized_ops(quantized) == {"ConvInteger": 2, "MatMulInteger": 2}
+    assert accuracy(quantized, x_test, y_test) >= accuracy(digits_cnn, x_test, y_test) - 0.01
 
 
 def test_a_graph_with_nothing_int8_can_store_is_refused(digits):

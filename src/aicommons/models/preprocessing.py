@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from aicommons.core.blobs import BlobStore
 
 KINDS = ("tensor", "tabular", "image", "segmented-text", "wordpiece")
+# The keys each kind of spec cannot do without.
+_REQUIRED_KEYS = {"tabular": ("input", "features"), "image": ("input", "size"), "segmented-text": ("input",)}
 DEFAULT_MAX_INSTANCES = 1024
 
 # Which field of a tokenizers Encoding feeds which BERT-style ONNX input.
@@ -61,6 +63,9 @@ class Preprocessor:
         self.kind = self.spec.get("kind", "tensor")
         if self.kind not in KINDS:
             raise Invalid(f"The preprocessing kind {self.kind!r} is unknown; expected one of {', '.join(KINDS)}.")
+        missing = [key for key in _REQUIRED_KEYS.get(self.kind, ()) if key not in self.spec]
+        if missing:
+            raise Invalid(f"The {self.kind!r} preprocessing spec lacks {missing[0]!r}; it has {sorted(self.spec)}.")
         self.signature = signature
         self.files = dict(files or {})
         self.max_instances = max_instances

@@ -24,7 +24,7 @@ MAX_BODY_BYTES = 32 << 20
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
 
 
-def get_host(request: Request) -> serving.EndpointHost:
+async def get_host(request: Request) -> serving.EndpointHost:
     """One host per app, made on first use: apps that never serve start no meter thread."""
     state = request.app.state
     if getattr(state, "serving", None) is None:
