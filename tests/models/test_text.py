@@ -19,6 +19,8 @@ from aicommons.models.artifacts import signature_of
 from aicommons.models.preprocessing import Preprocessor, segment
 from aicommons.models.recipes import Checkpoint, RecipeRun, recipes
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 
 def _reviews(count: int, seed: int = 0) -> pa.Table:
     return build_table(random.Random(seed).sample(chinese_reviews(None), count))

@@ -17,6 +17,8 @@ from aicommons.data.manifest import build_table
 from aicommons.models import torch_compression, torchnets, vision
 from aicommons.models.recipes import RecipeRun, recipes
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 
 @pytest.fixture(scope="module")
 def digits_data(tmp_path_factory):

@@ -21,6 +21,8 @@ from aicommons.data.manifest import Record, build_table
 from aicommons.models import torchnets, vision
 from aicommons.models.recipes import Checkpoint, RecipeRun, recipes
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 
 @pytest.fixture(scope="module")
 def digits_data(tmp_path_factory):

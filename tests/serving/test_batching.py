@@ -19,6 +19,8 @@ from aicommons.core.errors import Invalid
 from aicommons.serving.batching import BatchingRunner, CostModel, Overloaded, RunStats, build_session
 from aicommons.serving.metrics import ServingMetrics
 
+pytestmark = pytest.mark.no_database  # pure computation: runs in the SQLite pass only
+
 OPSET = [helper.make_opsetid("", 17)]
 
 

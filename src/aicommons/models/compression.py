@@ -89,9 +89,7 @@ def run_compression(ctx: JobContext, params: CompressJobParams) -> dict[str, Any
     ctx.progress(0.8, "comparing with the parent")
     from aicommons.models.comparison import compare
 
-    inputs, labels = _test_inputs(parent, blobs, table, seed) if table is not None else (None, None)
-    if inputs is None:
-        inputs = _synthetic_inputs(parent)
+    inputs, labels = _test_inputs(parent, blobs, table, seed) if table is not None else (_inputs_without_data(parent, blobs), None)
     comparison = compare(parent_onnx, trained.onnx_bytes, inputs, labels)
     ctx.log(f"comparison: {comparison['deltas']}")
     metrics = dict(trained.metrics)
@@ -171,8 +169,21 @@ def _preprocessor(parent: ModelVersionRead, blobs: BlobStore) -> Preprocessor:
     return Preprocessor(parent.preprocessing, Signature.from_dict(parent.signature), files)
 
 
-def _synthetic_inputs(parent: ModelVersionRead) -> dict[str, np.ndarray]:
-    """Latency needs inputs even without data: zeros of the signature's shape, 64 rows."""
+# Without a dataset, text models are compared on these: short and long, Chinese and English.
+SAMPLE_SENTENCES = [
+    "这家店的服务很周到，菜也很好吃。", "物流太慢了，等了一个星期才到。", "质量一般，不推荐购买。", "非常满意，下次还会再来！",
+    "The weather is lovely today.", "I lost my passport at the airport and missed the flight.",
+    "Traffic lights adapt to the queue at each approach.", "Quantization trades a little accuracy for speed.",
+    "杭州城市大脑根据实时车流调整信号灯配时，高峰时段通行效率明显提升。",
+    "The model card lists the intended use, the limitations and the metrics on the test split.",
+] * 4
+
+
+def _inputs_without_data(parent: ModelVersionRead, blobs: BlobStore) -> dict[str, np.ndarray]:
+    """Inputs to time and compare on when no dataset is given: sample sentences for text models,
+    otherwise 64 rows of ones in the signature's shape."""
+    if parent.preprocessing.get("kind") in ("wordpiece", "segmented-text"):
+        return _preprocessor(parent, blobs).from_instances(SAMPLE_SENTENCES)
     inputs = {}
     for spec in parent.signature.get("inputs", []):
         shape = [64 if not isinstance(d, int) or d <= 0 else d for d in (spec["shape"] or [None])]
