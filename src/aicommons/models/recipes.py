@@ -8,6 +8,7 @@ A recipe reads everything through its `RecipeRun`: the table, parameters and see
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -198,3 +199,26 @@ def _logistic(run: RecipeRun) -> Trained:
 
 recipes.add("tabular-lightgbm", Recipe("tabular-lightgbm", "tabular-classification", _lightgbm, "LightGBM gradient-boosted trees with early stopping on the validation split."))
 recipes.add("tabular-logistic", Recipe("tabular-logistic", "tabular-classification", _logistic, "Standardised features and logistic regression (scikit-learn)."))
+
+
+def _deferred(module: str, function: str) -> Callable[[RecipeRun], Trained]:
+    """A recipe whose code loads when it first trains. Torch, jieba and transformers take seconds
+    to import; the API, the CLI and every job worker load this registry without them."""
+
+    def train(run: RecipeRun) -> Trained:
+        return getattr(importlib.import_module(module), function)(run)  # type: ignore[no-any-return]
+
+    return train
+
+
+for _name, _task, _module, _function, _description in (
+    ("image-cnn", "image-classification", "aicommons.models.vision", "train_image_cnn",
+     "A small PyTorch CNN (digits-cnn by default) trained with Adam and early stopping on the validation split; resumable per epoch."),
+    ("image-logistic", "image-classification", "aicommons.models.vision", "train_image_logistic",
+     "Logistic regression on the normalised pixels (scikit-learn): the baseline the CNN must beat."),
+    ("text-tfidf", "text-classification", "aicommons.models.text", "train_tfidf",
+     "jieba word segmentation, TF-IDF over words and word bigrams, logistic regression (scikit-learn)."),
+    ("text-minilm", "text-classification", "aicommons.models.text", "train_minilm_classifier",
+     "Frozen all-MiniLM-L6-v2 sentence embeddings and a small torch head with early stopping, exported as one ONNX graph."),
+):
+    recipes.add(_name, Recipe(_name, _task, _deferred(_module, _function), _description))

@@ -37,11 +37,9 @@ from aicommons.models import encoders
 from aicommons.models.preprocessing import segment
 from aicommons.models.recipes import (
     Progress,
-    Recipe,
     RecipeRun,
     Trained,
     classification_metrics,
-    recipes,
     record_splits,
 )
 
@@ -217,7 +215,7 @@ def run_text_onnx(onnx_bytes: bytes, documents: list[str]) -> tuple[np.ndarray, 
     return labels, probabilities
 
 
-def _tfidf(run: RecipeRun) -> Trained:
+def train_tfidf(run: RecipeRun) -> Trained:
     import zipfile
 
     import skops.io as sio
@@ -385,7 +383,7 @@ def _scaled(progress: Progress, start: float, end: float) -> Progress:
     return lambda fraction, message: progress(start + (end - start) * fraction, message)
 
 
-def _minilm(run: RecipeRun) -> Trained:
+def train_minilm_classifier(run: RecipeRun) -> Trained:
     from aicommons.models.torchnets import fit, parameter_count, weights_to_bytes
 
     settings = MiniLMSettings.from_params(run.params)
@@ -430,13 +428,3 @@ def _minilm(run: RecipeRun) -> Trained:
         preprocessing=encoders.wordpiece_preprocessing(),
         files={"tokenizer.json": encoders.minilm_tokenizer_json()},
     )
-
-
-recipes.add("text-tfidf", Recipe(
-    "text-tfidf", "text-classification", _tfidf,
-    "jieba word segmentation, TF-IDF over words and word bigrams, logistic regression (scikit-learn).",
-))
-recipes.add("text-minilm", Recipe(
-    "text-minilm", "text-classification", _minilm,
-    "Frozen all-MiniLM-L6-v2 sentence embeddings and a small torch head with early stopping, exported as one ONNX graph.",
-))

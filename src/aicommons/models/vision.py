@@ -21,11 +21,9 @@ from PIL import Image, UnidentifiedImageError
 
 from aicommons.core.errors import Invalid
 from aicommons.models.recipes import (
-    Recipe,
     RecipeRun,
     Trained,
     classification_metrics,
-    recipes,
     record_splits,
 )
 
@@ -240,7 +238,7 @@ class LoopSettings:
         )
 
 
-def _image_cnn(run: RecipeRun) -> Trained:
+def train_image_cnn(run: RecipeRun) -> Trained:
     from aicommons.models import torchnets
 
     data, spec = prepared_images(run)
@@ -269,7 +267,7 @@ def _image_cnn(run: RecipeRun) -> Trained:
     )
 
 
-def _image_logistic(run: RecipeRun) -> Trained:
+def train_image_logistic(run: RecipeRun) -> Trained:
     import skops.io as sio
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
@@ -317,13 +315,3 @@ def _logistic_onnx(model: Any, image_shape: tuple[int, ...]) -> bytes:
     graph.input.append(helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", *image_shape]))
     onnx.checker.check_model(converted)
     return converted.SerializeToString()
-
-
-recipes.add("image-cnn", Recipe(
-    "image-cnn", "image-classification", _image_cnn,
-    "A small PyTorch CNN (digits-cnn by default) trained with Adam and early stopping on the validation split; resumable per epoch.",
-))
-recipes.add("image-logistic", Recipe(
-    "image-logistic", "image-classification", _image_logistic,
-    "Logistic regression on the normalised pixels (scikit-learn): the baseline the CNN must beat.",
-))
