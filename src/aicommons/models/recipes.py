@@ -155,7 +155,7 @@ def _lightgbm(run: RecipeRun) -> Trained:
     evaluation: dict[str, Any] = {}
     if len(data.y["validation"]):
         callbacks.append(lgb.early_stopping(int(params.get("early_stopping_rounds", 20)), verbose=False))
-        evaluation = {"eval_set": [(data.x["validation"], data.y["validation"])]}
+        evaluation = {"eval_X": (data.x["validation"],), "eval_y": (data.y["validation"],)}
     model.fit(data.x["train"], data.y["train"], callbacks=callbacks, **evaluation)
     onnx_model = onnxmltools.convert_lightgbm(
         model, initial_types=[("features", FloatTensorType([None, len(data.feature_names)]))], zipmap=False, target_opset=15
