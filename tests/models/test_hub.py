@@ -27,9 +27,9 @@ def cancer_model():
     return model, X.astype(np.float32), sio.dumps(model)
 
 
-def _model(runtime, actor, name="cancer", **extra):
+def _model(runtime, actor, name="cancer", task="tabular-classification", **extra):
     with runtime.session() as session:
-        return models.create_model(session, actor, models.ModelCreate(name=name, task="tabular-classification", **extra))
+        return models.create_model(session, actor, models.ModelCreate(name=name, task=task, **extra))
 
 
 def _upload(runtime, actor, model_id, payload: bytes, filename="m.skops", **meta):
@@ -151,3 +151,32 @@ def test_the_hub_over_http(client, runtime, world, cancer_model):
     assert bad_meta.status_code == 422 and "meta" in bad_meta.json()["error"]["message"]
     for path in (f"/models/{model_id}", f"/model-versions/{version_id}", f"/model-versions/{version_id}/artefacts/onnx"):
         assert client.get(API + path, headers=auth(world.b_admin)).status_code == 404
+
+
+def test_torch_weights_upload_with_their_architecture_and_are_refused_without(runtime, world):
+    import torch
+
+    from aicommons.models import torchnets
+
+    architecture = {"name": "digits-cnn", "config": torchnets.architectures.get("digits-cnn").config(in_channels=1, classes=10, image_size=[8, 8])}
+    module = torchnets.build_module(architecture, seed=3)
+    weights = torchnets.weights_to_bytes(module)
+    model = _model(runtime, world.a_member.actor, "torch-digits", task="image-classification")
+    before = db_state(runtime)
+    with pytest.raises(Invalid, match="architecture"):
+        _upload(runtime, world.a_member.actor, model.id, weights, "w.safetensors")
+    with pytest.raises(Invalid, match="Unknown"):
+        _upload(runtime, world.a_member.actor, model.id, weights, "w.safetensors", architecture={"name": "resnet-900", "config": {}})
+    wrong = {"name": "small-cnn", "config": torchnets.architectures.get("small-cnn").config(in_channels=1, classes=10, image_size=[8, 8])}
+    with pytest.raises(Invalid):
+        _upload(runtime, world.a_member.actor, model.id, weights, "w.safetensors", architecture=wrong)
+    assert_db_unchanged(before, db_state(runtime))
+
+    version = _upload(runtime, world.a_member.actor, model.id, weights, "w.safetensors", architecture=architecture, classes=[str(d) for d in range(10)])
+    assert version.framework == "pytorch" and version.source_format == "safetensors" and version.details["architecture"] == architecture
+    assert version.details["classes"][9] == "9" and runtime.blobs.read_bytes(version.source_sha256) == weights
+    x = np.random.default_rng(0).normal(size=(4, 1, 8, 8)).astype(np.float32)
+    onnx_probabilities = ort.InferenceSession(runtime.blobs.read_bytes(version.onnx_sha256)).run(["probabilities"], {"image": x})[0]
+    with torch.no_grad():
+        torch_probabilities = torch.softmax(module.eval()(torch.from_numpy(x)), dim=1).numpy()
+    assert np.allclose(onnx_probabilities, torch_probabilities, atol=1e-5)

@@ -18,6 +18,16 @@ from aicommons.core.schemas import Visibility
 app = typer.Typer(help="The model hub: models, versions, cards, aliases.", no_args_is_help=True)
 
 
+def _json_option(name: str, text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"The '--{name}' option must be a JSON object: {exc}.") from None
+    if not isinstance(value, dict):
+        raise Invalid(f"The '--{name}' option must be a JSON object; got {text!r} instead.")
+    return value
+
+
 def _version(cli: CliState, ref: str) -> models.ModelVersionRead:
     """MODEL, MODEL@N or MODEL@alias (name or id); without @, the latest version."""
     name, _, which = ref.partition("@")
@@ -70,10 +80,17 @@ def upload(
     path: Path,
     metrics: Annotated[str, typer.Option(help='JSON, e.g. \'{"accuracy": 0.97}\'.')] = "{}",
     dataset_version: Annotated[list[str] | None, typer.Option(help="A dataset version it was trained on; repeat.")] = None,
+    architecture: Annotated[str | None, typer.Option(help='For safetensors: JSON {"name": "digits-cnn", "config": {...}}.')] = None,
+    preprocessing: Annotated[str, typer.Option(help="JSON preprocessing spec (see docs/models.md), for raw-input predictions.")] = "{}",
+    classes: Annotated[str, typer.Option(help="Class names by output index, comma-separated.")] = "",
 ) -> None:
-    """Upload an ONNX or skops file as the model's next version (pickles are refused)."""
+    """Upload an ONNX, skops or safetensors (with --architecture) file as the model's next version (pickles are refused)."""
     cli = state(ctx)
-    meta = models.VersionMeta(metrics=json.loads(metrics), dataset_version_ids=dataset_version or [])
+    meta = models.VersionMeta(
+        metrics=_json_option("metrics", metrics), dataset_version_ids=dataset_version or [],
+        architecture=_json_option("architecture", architecture) if architecture else None,
+        preprocessing=_json_option("preprocessing", preprocessing), classes=[c for c in classes.split(",") if c],
+    )
     with cli.session() as (session, actor):
         target = models.find_model(session, actor, model)
         version = models.upload_path(session, cli.runtime().blobs, actor, target.id, path, meta)

@@ -79,7 +79,7 @@ class Artifact:
 # --- entry point -------------------------------------------------------------------------------
 
 
-def inspect_model_file(path: Path, *, max_bytes: int = 2 << 30) -> Artifact:
+def inspect_model_file(path: Path, *, max_bytes: int = 2 << 30, architecture: dict[str, Any] | None = None) -> Artifact:
     """Read a model file and return its canonical ONNX form; raise `Invalid` saying why when it cannot."""
     path = Path(path)
     if not path.is_file():
@@ -90,10 +90,10 @@ def inspect_model_file(path: Path, *, max_bytes: int = 2 << 30) -> Artifact:
     if size > max_bytes:
         raise Invalid(f"The model file {path.name!r} is {size:,} bytes; the limit is {max_bytes:,} bytes.")
     data = path.read_bytes()
-    return inspect_model_bytes(data, name=path.name)
+    return inspect_model_bytes(data, name=path.name, architecture=architecture)
 
 
-def inspect_model_bytes(data: bytes, *, name: str = "model") -> Artifact:
+def inspect_model_bytes(data: bytes, *, name: str = "model", architecture: dict[str, Any] | None = None) -> Artifact:
     if not data:
         raise Invalid(f"The model file {name!r} is empty.")
     kind = _pickle_kind(data)
@@ -102,11 +102,25 @@ def inspect_model_bytes(data: bytes, *, name: str = "model") -> Artifact:
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return _inspect_zip(data, name)
     if data[:8] and _looks_like_safetensors(data):
-        raise Invalid(
-            f"The model file {name!r} holds safetensors weights only, which cannot be served on their own: "
-            "upload the model exported to ONNX (torch.onnx.export), or register the weights with a recipe."
-        )
+        if architecture is None:
+            raise Invalid(
+                f"The model file {name!r} holds safetensors weights only, which cannot be served on their own: "
+                'send its architecture with it (e.g. {"name": "digits-cnn", "config": {...}}, as a torch recipe '
+                "records it), or upload the model exported to ONNX (torch.onnx.export)."
+            )
+        return _inspect_torch(data, architecture)
     return _inspect_onnx(data, name)
+
+
+def _inspect_torch(weights: bytes, architecture: dict[str, Any]) -> Artifact:
+    """Safetensors weights of a registered architecture: rebuilt in torch and exported to ONNX."""
+    from aicommons.models import torchnets  # torch loads only for torch uploads
+
+    onnx_bytes = torchnets.onnx_from_weights(architecture, weights)
+    return Artifact(
+        source_format="safetensors", onnx_bytes=onnx_bytes, signature=signature_of(onnx_bytes), source_bytes=weights,
+        framework="pytorch", details={"architecture": architecture},
+    )
 
 
 def signature_of(onnx_bytes: bytes) -> Signature:

@@ -159,7 +159,8 @@ def register_version(
         id=new_id("mdv"), model_id=model.id, number=model.latest_version, onnx_sha256=onnx.sha256, onnx_size=onnx.size,
         source_format=artifact.source_format, source_sha256=source, framework=artifact.framework,
         signature=artifact.signature.as_dict(), preprocessing=meta.preprocessing, metrics=meta.metrics,
-        details=artifact.details, dataset_version_ids=meta.dataset_version_ids, parent_version_id=parent_version_id,
+        details={**artifact.details, **({"classes": meta.classes} if meta.classes else {})},
+        dataset_version_ids=meta.dataset_version_ids, parent_version_id=parent_version_id,
         operation=operation, parameters=parameters or {}, job_id=job_id, created_by=actor.user_id,
     )
     version.card = render_card(_generated_card(model, version))
@@ -185,7 +186,7 @@ def _generated_card(model: Model, version: ModelVersion) -> CardData:
         metrics={k: float(v) for k, v in version.metrics.items()},
         license=model.licence or None,
         datasets=list(version.dataset_version_ids),
-        base_model=version.details.get("base_model"),
+        base_model=version.details.get("base_model") or version.parent_version_id,  # a compressed version's parent
         tags=list(model.tags),
         language=[],
         pipeline_tag=model.task,
@@ -197,12 +198,13 @@ def _generated_card(model: Model, version: ModelVersion) -> CardData:
 def upload_version(
     session: Session, blobs: BlobStore, actor: Actor, model_id: str, stream: BinaryIO, filename: str, meta: VersionMeta
 ) -> ModelVersionRead:
-    """An uploaded ONNX or skops file as the next version. Pickles and broken files are refused."""
+    """An uploaded ONNX, skops, or safetensors file (with `meta.architecture`) as the next version.
+    Pickles and broken files are refused."""
     model_row(session, actor, model_id, Action.write)
     with tempfile.TemporaryDirectory(prefix="aicommons-model-") as workdir:
         path = Path(workdir) / (Path(filename).name or "model")
         spool(stream, path, max_bytes=MAX_UPLOAD_BYTES)
-        artifact = inspect_model_file(path)
+        artifact = inspect_model_file(path, architecture=meta.architecture)
     return register_version(session, blobs, actor, model_id, artifact, meta=meta, operation="upload", parameters={"filename": filename})
 
 

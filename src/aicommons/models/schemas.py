@@ -66,6 +66,8 @@ class VersionMeta(Schema):
     metrics: dict[str, float] = Field(default_factory=dict, max_length=50)
     dataset_version_ids: list[str] = Field(default_factory=list, max_length=20)
     preprocessing: dict[str, Any] = Field(default_factory=dict)
+    classes: list[str] = Field(default_factory=list, max_length=10_000, description="Class names by output index, for classifiers.")
+    architecture: dict[str, Any] | None = Field(None, description='For safetensors uploads: {"name": a registered architecture, "config": {...}}.')
 
 
 class ModelVersionRead(Schema):

@@ -157,6 +157,14 @@ class _ProbabilitiesAndLabel(nn.Module):
         return torch.softmax(logits, dim=1), torch.argmax(logits, dim=1)
 
 
+def onnx_from_weights(architecture: dict[str, Any], weights: bytes, input_name: str = "image") -> bytes:
+    """Uploaded safetensors weights of a registered architecture, exported as the hub's ONNX."""
+    module = load_weights(build_module(architecture), weights)
+    config = architecture.get("config", {})
+    example = np.zeros((1, int(config.get("in_channels", 1)), *[int(s) for s in config.get("image_size", [8, 8])]), np.float32)
+    return export_onnx(module, example, input_name)
+
+
 def export_onnx(module: nn.Module, example_input: torch.Tensor | np.ndarray, input_name: str = "image") -> bytes:
     """An ONNX classifier (opset 17, dynamic batch): outputs "probabilities" (float32 [N, C],
     softmaxed) and "label" (int64 [N])."""
