@@ -24,11 +24,17 @@ from torch.nn.utils import prune as torch_prune
 
 from aicommons.core.errors import Invalid
 from aicommons.models import torchnets
-from aicommons.models.recipes import RecipeRun, Trained, classification_metrics, record_splits
+from aicommons.models.recipes import (
+    RecipeRun,
+    Trained,
+    classification_metrics,
+    record_splits,
+)
 from aicommons.models.vision import (
     ImageSplits,
     LoopSettings,
     by_split,
+    fit_images,
     image_arrays,
     label_indices,
     onnx_classify,
@@ -111,11 +117,7 @@ def prune(parent: TorchParent, run: RecipeRun, *, sparsity: float = 0.5, fine_tu
     accuracy_before_fine_tune = _torch_accuracy(module, data)
     # The explicit arguments win over run.params; lr, batch_size and patience come from the params.
     settings = LoopSettings.of({**run.params, "epochs": fine_tune_epochs}, epochs=fine_tune_epochs, lr=0.002, patience=max(fine_tune_epochs, 1))
-    result = torchnets.fit(
-        module, (data.x["train"], data.y["train"]), (data.x["validation"], data.y["validation"]),
-        epochs=settings.epochs, lr=settings.lr, batch_size=settings.batch_size, seed=run.seed, patience=settings.patience,
-        progress=run.progress, save_checkpoint=run.save_checkpoint, resume_from=run.resume_from,
-    )
+    result = fit_images(module, data, run, settings)
     for layer, name in pruned:
         torch_prune.remove(layer, name)
     onnx_bytes = torchnets.export_onnx(module, data.x["train"][:1], input_name=parent.preprocessing.get("input", "image"))
@@ -197,12 +199,7 @@ def distill(
     architecture = {"name": student, "config": config}
     module = torchnets.build_module(architecture, seed=run.seed)
     settings = LoopSettings.of({**run.params, "epochs": epochs}, epochs=epochs, lr=0.01, patience=5)
-    result = torchnets.fit(
-        module, (data.x["train"], data.y["train"]), (data.x["validation"], data.y["validation"]),
-        epochs=settings.epochs, lr=settings.lr, batch_size=settings.batch_size, seed=run.seed, patience=settings.patience,
-        progress=run.progress, save_checkpoint=run.save_checkpoint, resume_from=run.resume_from,
-        loss=distillation_loss(teacher_probabilities, temperature=temperature, alpha=alpha),
-    )
+    result = fit_images(module, data, run, settings, loss=distillation_loss(teacher_probabilities, temperature=temperature, alpha=alpha))
     onnx_bytes = torchnets.export_onnx(module, data.x["train"][:1], input_name=input_name)
     _, teacher_test_labels = onnx_classify(teacher_onnx, data.x["test"], input_name)
     return Trained(

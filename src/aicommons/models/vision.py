@@ -238,6 +238,17 @@ class LoopSettings:
         )
 
 
+def fit_images(module: Any, data: ImageSplits, run: RecipeRun, settings: LoopSettings, loss: Any = None) -> Any:
+    """`torchnets.fit` on the image splits, with the run's seed, progress and checkpoints."""
+    from aicommons.models import torchnets
+
+    return torchnets.fit(
+        module, (data.x["train"], data.y["train"]), (data.x["validation"], data.y["validation"]),
+        epochs=settings.epochs, lr=settings.lr, batch_size=settings.batch_size, seed=run.seed, patience=settings.patience,
+        progress=run.progress, save_checkpoint=run.save_checkpoint, resume_from=run.resume_from, loss=loss,
+    )
+
+
 def train_image_cnn(run: RecipeRun) -> Trained:
     from aicommons.models import torchnets
 
@@ -247,11 +258,7 @@ def train_image_cnn(run: RecipeRun) -> Trained:
     architecture = {"name": name, "config": config}
     settings = LoopSettings.of(run.params, epochs=30, lr=0.01, patience=5)
     module = torchnets.build_module(architecture, seed=run.seed)
-    result = torchnets.fit(
-        module, (data.x["train"], data.y["train"]), (data.x["validation"], data.y["validation"]),
-        epochs=settings.epochs, lr=settings.lr, batch_size=settings.batch_size, seed=run.seed, patience=settings.patience,
-        progress=run.progress, save_checkpoint=run.save_checkpoint, resume_from=run.resume_from,
-    )
+    result = fit_images(module, data, run, settings)
     onnx_bytes = torchnets.export_onnx(module, data.x["train"][:1], input_name=INPUT_NAME)
     return Trained(
         onnx_bytes=onnx_bytes,
