@@ -59,15 +59,20 @@ def test_many_jobs_all_run_exactly_once(runtime, world, executor):
     assert succeeded == 40
 
 
-def test_workers_announce_themselves(runtime, world, executor):
-    submit(runtime, world.a_member.actor, "diagnostics.noop")
-    deadline = time.monotonic() + 20
+def wait_live_workers(runtime, count, timeout_s=20.0):
+    deadline = time.monotonic() + timeout_s
     while True:
         with runtime.session() as session:
-            if jobs.live_workers(session, lost_after_s=runtime.settings.lost_after_s) == 2:
-                break
-        assert time.monotonic() < deadline
+            live = jobs.live_workers(session, lost_after_s=runtime.settings.lost_after_s)
+        if live == count:
+            return
+        assert time.monotonic() < deadline, f"{live} live workers after {timeout_s} s; expected {count}"
         time.sleep(0.05)
+
+
+def test_workers_announce_themselves(runtime, world, executor):
+    submit(runtime, world.a_member.actor, "diagnostics.noop")
+    wait_live_workers(runtime, 2)
 
 
 def test_a_worker_killed_mid_job_is_replaced_and_the_job_resumes_and_completes_once(runtime, world, executor):
@@ -80,8 +85,8 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_resumes_and_completes_o
     assert done.status == "succeeded"
     assert done.lost_count == 1
     assert done.result["resumed_from"] >= 2  # it continued from a checkpoint, not from scratch
-    with runtime.session() as session:  # the dead worker was replaced
-        assert jobs.live_workers(session, lost_after_s=runtime.settings.lost_after_s) == 2
+    wait_live_workers(runtime, 2)  # the dead worker was replaced (its successor may still be starting)
+    with runtime.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Worker).where(Worker.pid == pid)) == 0
     with runtime.session() as session:
         outcomes = session.scalars(
