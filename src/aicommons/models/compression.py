@@ -8,6 +8,7 @@ the records the parent never trained on.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 import numpy as np
@@ -99,7 +100,7 @@ def run_compression(ctx: JobContext, params: CompressJobParams) -> dict[str, Any
     with ctx.step(state) as session:
         version = register_trained(
             session, blobs, ctx.actor, parent.model_id,
-            Trained(**{**trained.__dict__, "metrics": metrics, "details": {**trained.details, "comparison": comparison}}),
+            dataclasses.replace(trained, metrics=metrics, details={**trained.details, "comparison": comparison}),
             dataset_version_ids=[params.dataset_version_id] if params.dataset_version_id else [], operation=f"compress.{params.method}",
             parameters=params.model_dump(exclude={"version_id"}, exclude_none=True) | {"seed": seed}, job_id=ctx.job_id,
             parent_version_id=parent.id,

@@ -35,6 +35,7 @@ from aicommons.serving.quotas import RateLimiter
 from aicommons.serving.schemas import PredictResponse
 
 TARGET_TTL_S = 1.0
+MAX_CACHED_TARGETS = 10_000
 WORDPIECE_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -115,7 +116,10 @@ class EndpointHost:
         with self.runtime.session() as session:
             actor = authenticate(session, token)
             target = resolve_target(session, actor, name)
-        self._targets[_cache_key(token, name)] = (time.monotonic() + TARGET_TTL_S, actor, target)
+        now = time.monotonic()
+        if len(self._targets) > MAX_CACHED_TARGETS:  # many tokens over time: forget the expired ones
+            self._targets = {key: entry for key, entry in self._targets.items() if entry[0] > now}
+        self._targets[_cache_key(token, name)] = (now + TARGET_TTL_S, actor, target)
         return actor, target
 
     def _cached(self, token: str, name: str) -> tuple[Actor, Target] | None:
