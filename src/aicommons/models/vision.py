@@ -249,6 +249,18 @@ def fit_images(module: Any, data: ImageSplits, run: RecipeRun, settings: LoopSet
     )
 
 
+def torch_image_result(module: Any, data: ImageSplits, input_name: str, details: dict[str, Any], preprocessing: dict[str, Any]) -> Trained:
+    """A trained torch image classifier as a hub result: its ONNX export, safetensors weights, and
+    test metrics measured on the exported ONNX (what is stored is what was measured)."""
+    from aicommons.models import torchnets
+
+    onnx_bytes = torchnets.export_onnx(module, data.x["train"][:1], input_name=input_name)
+    return Trained(
+        onnx_bytes=onnx_bytes, source_bytes=torchnets.weights_to_bytes(module), source_format="safetensors", framework="pytorch",
+        metrics=onnx_test_metrics(onnx_bytes, data), details=details, preprocessing=dict(preprocessing),
+    )
+
+
 def train_image_cnn(run: RecipeRun) -> Trained:
     from aicommons.models import torchnets
 
@@ -259,19 +271,11 @@ def train_image_cnn(run: RecipeRun) -> Trained:
     settings = LoopSettings.of(run.params, epochs=30, lr=0.01, patience=5)
     module = torchnets.build_module(architecture, seed=run.seed)
     result = fit_images(module, data, run, settings)
-    onnx_bytes = torchnets.export_onnx(module, data.x["train"][:1], input_name=INPUT_NAME)
-    return Trained(
-        onnx_bytes=onnx_bytes,
-        source_bytes=torchnets.weights_to_bytes(module),
-        source_format="safetensors",
-        framework="pytorch",
-        metrics=onnx_test_metrics(onnx_bytes, data),
-        details={
-            "classes": data.classes, "architecture": architecture, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-            "validation_accuracy": round(result.best_accuracy, 4), "parameters": torchnets.parameter_count(module), "optimizer": "adam",
-        },
-        preprocessing=spec,
-    )
+    details = {
+        "classes": data.classes, "architecture": architecture, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+        "validation_accuracy": round(result.best_accuracy, 4), "parameters": torchnets.parameter_count(module), "optimizer": "adam",
+    }
+    return torch_image_result(module, data, INPUT_NAME, details, spec)
 
 
 def train_image_logistic(run: RecipeRun) -> Trained:
