@@ -36,3 +36,9 @@ def test_deploy_predict_and_read_usage(member_cli, tmp_path):
     assert both.exit_code == 2 and "exactly one" in both.output
     missing = member_cli("endpoints", "predict", "nope", "--text", "hi")
     assert missing.exit_code == 3
+    unfiled = member_cli("endpoints", "deploy", "cancer-public", "cancer", "--visibility", "public")
+    assert unfiled.exit_code != 0 and "fil" in unfiled.output.lower()  # public needs an approved filing
+    assert "cancer-public" not in member_cli("endpoints", "list").output
+    made_public = member_cli("endpoints", "update", "cancer-api", "--visibility", "public")
+    assert made_public.exit_code != 0
+    assert "private" in member_cli("endpoints", "list").output

@@ -10,7 +10,7 @@ import uvicorn
 from pydantic_settings import SettingsError
 from typer.core import TyperGroup
 
-from aicommons.cli import audit, data, identity, jobs, models, rendering, serving
+from aicommons.cli import audit, data, demo, evaluation, filing, identity, jobs, models, rendering, serving
 from aicommons.cli.state import CliState, state
 from aicommons.core import db
 from aicommons.core.config import Settings
@@ -54,6 +54,9 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(serving.app, name="endpoints")
+app.add_typer(evaluation.app, name="evaluation")
+app.add_typer(filing.app, name="filing")
+app.command("demo")(demo.demo)
 app.add_typer(db_app, name="db")
 
 

@@ -29,6 +29,7 @@ def deploy(
     max_wait_ms: float = 5.0,
     latency_cap_ms: float = 200.0,
     rate_limit_per_minute: int = 6000,
+    visibility: Annotated[str, typer.Option(help="private (your org) or public (every org; the version must be filed).")] = "private",
 ) -> None:
     """Deploy a model version as an endpoint of your organisation."""
     with state(ctx).session() as (session, actor):
@@ -36,6 +37,7 @@ def deploy(
         spec = serving.EndpointCreate(
             name=name, model_id=target.id, version=version, workers=workers, max_batch_size=max_batch_size,
             max_wait_ms=max_wait_ms, latency_cap_ms=latency_cap_ms, rate_limit_per_minute=rate_limit_per_minute,
+            visibility=visibility,
         )
         endpoint = serving.deploy(session, actor, spec)
     rendering.out.print(f"Deployed [bold]{endpoint.name}[/] → {target.name}@{endpoint.version_ref}; POST {endpoint.url}")
@@ -47,8 +49,8 @@ def list_(ctx: typer.Context) -> None:
     with state(ctx).session() as (session, actor):
         rows = serving.list_endpoints(session, actor)
     rendering.table(
-        "Endpoints", ["name", "model", "version", "status", "batch", "wait ms", "cap ms", "rate/min"],
-        ((e.name, e.model_id, e.version_ref, e.status, e.max_batch_size, e.max_wait_ms, e.latency_cap_ms, e.rate_limit_per_minute) for e in rows),
+        "Endpoints", ["name", "model", "version", "visibility", "status", "batch", "wait ms", "cap ms", "rate/min"],
+        ((e.name, e.model_id, e.version_ref, e.visibility, e.status, e.max_batch_size, e.max_wait_ms, e.latency_cap_ms, e.rate_limit_per_minute) for e in rows),
     )
 
 
@@ -70,11 +72,12 @@ def update(
     max_wait_ms: float | None = None,
     latency_cap_ms: float | None = None,
     rate_limit_per_minute: int | None = None,
+    visibility: Annotated[str | None, typer.Option(help="private or public (org admins; public needs a filed version).")] = None,
 ) -> None:
     """Change what an endpoint serves or how; callers switch over within a second."""
     change = serving.EndpointUpdate(
         version=version, status=status, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
-        latency_cap_ms=latency_cap_ms, rate_limit_per_minute=rate_limit_per_minute,
+        latency_cap_ms=latency_cap_ms, rate_limit_per_minute=rate_limit_per_minute, visibility=visibility,
     )
     with state(ctx).session() as (session, actor):
         endpoint = serving.update_endpoint(session, actor, name, change)

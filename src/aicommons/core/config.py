@@ -7,9 +7,10 @@ folder and `config.toml`. Every setting is documented in docs/kernel.md; a docs 
 from __future__ import annotations
 
 import os
+import string
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -38,6 +39,24 @@ class Settings(BaseSettings):
     plugins: list[str] = Field(default_factory=list, description="Extra plugin modules to import.")
     host: str = Field("127.0.0.1", description="Address `aicommons serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `aicommons serve` binds.")
+    filing_number_format: str = Field(
+        "ZJAI-{year}-{seq:06d}", description="Format of filing (备案) numbers: Python format fields {year} and {seq}."
+    )
+
+    @field_validator("filing_number_format")
+    @classmethod
+    def _filing_number_format_formats(cls, value: str) -> str:
+        # Numbers are unique per (year, seq): a format without both fields would repeat them.
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+            sample = value.format(year=2026, seq=1)
+        except (ValueError, IndexError, KeyError) as exc:
+            raise ValueError(f"must be a Python format string such as 'ZJAI-{{year}}-{{seq:06d}}'; {value!r} does not format: {exc}") from None
+        if fields != {"year", "seq"}:
+            raise ValueError(f"must use exactly the fields {{year}} and {{seq}}; {value!r} uses {sorted(fields)}")
+        if any(c in sample for c in "/?#%\\") or any(c.isspace() for c in sample):
+            raise ValueError(f"must make numbers without '/', '?', '#', '%', '\\' or spaces (they appear in URLs); {value!r} makes {sample!r}")
+        return value
 
     @classmethod
     def settings_customise_sources(

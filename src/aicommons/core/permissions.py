@@ -3,7 +3,7 @@
 A resource has an owner org and a visibility (`private`, `shared` with named orgs, `public`).
 Members of the owner org may read, run and write it; org admins may also administer it (delete,
 change visibility); other orgs may read and run it when it is public or shared with them; the
-platform operator may do everything. A resource the actor may not read is reported as not found,
+platform operator may do everything, and platform reviewers may read every model. A resource the actor may not read is reported as not found,
 so its existence never leaks.
 """
 
@@ -56,8 +56,15 @@ class Owned(Protocol):
     visibility: str
 
 
+# What platform reviewers may read in every org: the models they are asked to file. Their data
+# stays private; a reviewer judges a model by its card, lineage and evaluation, not its records.
+REVIEWER_READABLE = frozenset({"model"})
+
+
 def can(session: Session, actor: Actor, action: Action, kind: str, resource: Owned) -> bool:
     if actor.is_operator:
+        return True
+    if actor.is_reviewer and action == Action.read and kind in REVIEWER_READABLE:
         return True
     if resource.org_id == actor.org_id:
         return action != Action.admin or actor.is_org_admin
@@ -80,7 +87,7 @@ def require(session: Session, actor: Actor, action: Action, kind: str, resource:
 
 def visible_clause(actor: Actor, kind: str, table: type) -> sa.ColumnElement[bool]:
     """A WHERE clause selecting the rows of `table` that `actor` may read, for list queries."""
-    if actor.is_operator:
+    if actor.is_operator or (actor.is_reviewer and kind in REVIEWER_READABLE):
         return sa.true()
     shared_with_me = sa.exists().where(
         Share.resource_kind == kind, Share.resource_id == table.id, Share.org_id == actor.org_id

@@ -222,6 +222,29 @@ class Preprocessor:
             return self._texts(["" if t is None else str(t) for t in table[field].to_pylist()])
         raise Invalid("This model's inputs are plain tensors, so they cannot be built from a dataset's records.")
 
+    def raw_instances(self, table: pa.Table, blobs: BlobStore | None = None) -> list[Any]:
+        """Every record as the raw instance a caller would send, before normalisation: float32
+        pixel arrays [h, w, c] (0–255) at the model's size for images, strings for text, float64
+        feature rows for tabular models. Evaluation perturbs these, then runs `from_instances`."""
+        if self.kind == "tabular":
+            features = self._table_features(table)[self.spec["input"]]
+            return [row.astype(np.float64) for row in features]
+        if self.kind == "image":
+            if blobs is None or "file_sha256" not in table.column_names:
+                raise Invalid("Reading a table of images needs the blob store and a file_sha256 column.")
+            height, width = self.spec["size"]
+            mode = self.spec.get("mode", "L")
+            return [
+                _image_pixels(_decoded_image(index, blobs.read_bytes(sha256)), mode, height, width)
+                for index, sha256 in enumerate(table["file_sha256"].to_pylist())
+            ]
+        if self.kind in ("segmented-text", "wordpiece"):
+            field = self.spec.get("field", "text")
+            if field not in table.column_names:
+                raise Invalid(f"The table has no {field!r} field for the model's text input.")
+            return ["" if t is None else str(t) for t in table[field].to_pylist()]
+        raise Invalid("This model's inputs are plain tensors, so they cannot be built from a dataset's records.")
+
     def _table_features(self, table: pa.Table) -> dict[str, np.ndarray]:
         features: list[str] = self.spec["features"]
         missing = [f for f in features if f not in table.column_names]

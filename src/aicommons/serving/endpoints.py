@@ -1,8 +1,11 @@
 """Endpoints as records: deploy a model version (or an alias it follows), change, stop, meter.
 
 These functions decide who may do what; `host.py` runs the deployed versions. An endpoint is
-private to its org: until filing (备案) exists, only the owner org may call it, and a public
-endpoint will serve only filed versions.
+private to its org unless made `public`, and public exposure is guarded by filing (备案): an
+endpoint may be made public only while the version it serves is covered by an approved filing,
+and other orgs' calls are refused whenever the version it resolves to now is not (the filing
+was revoked or deregistered, or an alias moved to an unfiled version). Its own org may always
+call it.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aicommons import models
+from aicommons import filing, models
 from aicommons.core import audit
 from aicommons.core.db import utcnow
-from aicommons.core.errors import Conflict, Invalid, NotFound
+from aicommons.core.errors import Conflict, Forbidden, Invalid, NotFound
 from aicommons.core.ids import new_id
 from aicommons.core.permissions import Action, Actor, require, visible_clause
 from aicommons.serving.schemas import EndpointCreate, EndpointRead, EndpointUpdate, UsageRead
@@ -44,8 +47,10 @@ def deploy(session: Session, actor: Actor, spec: EndpointCreate) -> EndpointRead
     version = models.resolve_version(session, actor, model.id, spec.version)  # exists now, or NotFound
     if session.scalar(sa.select(Endpoint.id).where(Endpoint.name == spec.name)):
         raise Conflict(f"An endpoint named {spec.name!r} already exists; endpoint names are platform-wide.")
+    if spec.visibility == "public":
+        _require_filed(session, model.name, version, spec.name)
     endpoint = Endpoint(
-        id=new_id("ept"), name=spec.name, org_id=actor.org_id, model_id=model.id, version_ref=spec.version,
+        id=new_id("ept"), name=spec.name, org_id=actor.org_id, visibility=spec.visibility, model_id=model.id, version_ref=spec.version,
         created_by=actor.user_id, **spec.model_dump(include=_SETTINGS),
     )
     session.add(endpoint)
@@ -56,6 +61,14 @@ def deploy(session: Session, actor: Actor, spec: EndpointCreate) -> EndpointRead
 
 
 _SETTINGS = {"workers", "max_batch_size", "max_wait_ms", "latency_cap_ms", "rate_limit_per_minute"}
+
+
+def _require_filed(session: Session, model_name: str, version: models.ModelVersionRead, endpoint_name: str) -> None:
+    if not filing.is_publicly_servable(session, version.id):
+        raise Forbidden(
+            f"Endpoint {endpoint_name!r} cannot be public: version {version.number} of model {model_name!r} is not covered by an "
+            "approved filing (备案). File it with `aicommons filing create`, or keep the endpoint private."
+        )
 
 
 def get_endpoint(session: Session, actor: Actor, name: str) -> EndpointRead:
@@ -72,9 +85,10 @@ def list_endpoints(session: Session, actor: Actor) -> list[EndpointRead]:
 def update_endpoint(session: Session, actor: Actor, name: str, change: EndpointUpdate) -> EndpointRead:
     """Point at another version or alias, rescale, stop or restart. Running callers switch over
     within a second without a dropped request (see host.py)."""
-    endpoint = endpoint_row(session, actor, name, Action.write)
-    before = _read(endpoint)
     values = change.model_dump(exclude_none=True)
+    # Who may call it is the org admins' call, as for any resource's visibility.
+    endpoint = endpoint_row(session, actor, name, Action.admin if "visibility" in values else Action.write)
+    before = _read(endpoint)
     if "version" in values:
         models.resolve_version(session, actor, endpoint.model_id, values["version"])
         endpoint.version_ref = values.pop("version")
@@ -82,6 +96,9 @@ def update_endpoint(session: Session, actor: Actor, name: str, change: EndpointU
         setattr(endpoint, field, value)
     if endpoint.max_wait_ms >= endpoint.latency_cap_ms:
         raise Invalid(f"max_wait_ms ({endpoint.max_wait_ms}) must be below latency_cap_ms ({endpoint.latency_cap_ms}).")
+    if endpoint.visibility == "public":
+        version = models.resolve_deployed_version(session, endpoint.model_id, endpoint.version_ref)
+        _require_filed(session, models.get_model(session, actor, endpoint.model_id).name, version, name)
     endpoint.updated_at = utcnow()
     session.flush()
     after = _read(endpoint)
@@ -108,10 +125,18 @@ class Target:
 
 
 def resolve_target(session: Session, actor: Actor, name: str) -> Target:
+    """What `actor`'s call runs on now. Another org reaches only a public endpoint, and only while
+    the version it resolves to now is covered by an approved filing."""
     endpoint = endpoint_row(session, actor, name, Action.run)
     if endpoint.status != "active":
         raise Conflict(f"Endpoint {name!r} is {endpoint.status}; start it with status 'active' first.")
-    return Target(_read(endpoint), models.resolve_deployed_version(session, endpoint.model_id, endpoint.version_ref))
+    version = models.resolve_deployed_version(session, endpoint.model_id, endpoint.version_ref)
+    if actor.org_id != endpoint.org_id and not actor.is_operator and not filing.is_publicly_servable(session, version.id):
+        raise Forbidden(
+            f"Endpoint {name!r} now serves a model version that is not covered by an approved filing (备案); "
+            "only its own organisation may call it."
+        )
+    return Target(_read(endpoint), version)
 
 
 # --- metering -----------------------------------------------------------------------------------

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
 from aicommons.core.schemas import Schema
 
 EndpointName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+EndpointVisibility = Literal["private", "public"]
 VersionRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^(latest|[0-9]+|[a-z][a-z0-9_-]*)$")]
 
 
@@ -25,6 +26,9 @@ class EndpointCreate(EndpointSettings):
     name: EndpointName
     model_id: str = Field(max_length=40)
     version: VersionRef = Field("latest", description="A version number, an alias (followed as it moves) or `latest`.")
+    visibility: EndpointVisibility = Field(
+        "private", description="`public`: every org may call it, only while the version it serves is filed (备案) and not revoked."
+    )
 
     @model_validator(mode="after")
     def _wait_under_cap(self) -> EndpointCreate:
@@ -35,6 +39,7 @@ class EndpointCreate(EndpointSettings):
 
 class EndpointUpdate(Schema):
     version: VersionRef | None = None
+    visibility: EndpointVisibility | None = Field(None, description="Org admins only; `public` needs a filed version.")
     workers: int | None = Field(None, ge=1, le=16)
     max_batch_size: int | None = Field(None, ge=1, le=1024)
     max_wait_ms: float | None = Field(None, ge=0, le=1000)

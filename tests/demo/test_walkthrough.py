@@ -1,0 +1,54 @@
+"""`aicommons demo`: the whole lifecycle on built-in data, end to end, on the real services."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from aicommons import filing, serving
+from aicommons.core.errors import Invalid
+from aicommons.core.identity import bootstrap_operator
+from aicommons.core.runtime import Runtime
+from aicommons.demo import STAGES, Walkthrough
+
+
+@pytest.fixture
+def demo_runtime(settings):
+    runtime = Runtime.from_settings(settings.model_copy(update={"builtin_datasets": True}))
+    with runtime.session() as session:
+        bootstrap_operator(session, "root@operator.test")
+    yield runtime
+    runtime.close()
+
+
+@pytest.mark.slow
+def test_the_demo_walks_every_stage_and_ends_with_a_filed_public_model(demo_runtime):
+    seen: list[tuple[str, float]] = []
+    started = time.perf_counter()
+    walk = Walkthrough(demo_runtime, lambda key, fraction, message: seen.append((key, fraction)))
+    results = walk.run()
+    elapsed = time.perf_counter() - started
+    assert [r.key for r in results] == [key for key, _ in STAGES]
+    assert elapsed < 180  # the issue's budget on a 2-core machine
+    # Every stage reported its progress, in order, from its start to its end.
+    assert list(dict.fromkeys(key for key, _ in seen)) == [key for key, _ in STAGES]
+    assert all((key, 0.0) in seen and (key, 1.0) in seen for key, _ in STAGES)
+    by_key = {r.key: r.detail for r in results}
+    assert by_key["clean"]["records_after"] < by_key["clean"]["records_before"]
+    assert by_key["train"]["accuracy"]["demo-digits-cnn"] >= 0.95 and by_key["train"]["accuracy"]["demo-sentiment"] >= 0.75
+    assert by_key["compress"]["demo-digits-cnn"]["size_ratio"] > 2 and by_key["compress"]["demo-digits-cnn"]["accuracy_points"] >= -1
+    assert by_key["predict"]["correct"] >= 9
+    number = by_key["approve"]["filing_number"]
+    with demo_runtime.session() as session:
+        entry = filing.get_registry_entry(session, number)
+        assert entry.status == "approved" and entry.model_name == "demo-digits-cnn"
+        endpoint = serving.get_endpoint(session, walk.applicant, walk.facts["endpoint"])
+        assert endpoint.visibility == "public"
+    assert Walkthrough.walked_before(demo_runtime)
+
+
+def test_an_unknown_stop_is_refused_before_anything_runs(demo_runtime):
+    with pytest.raises(Invalid, match="Unknown demo stage 'teleport'"):
+        Walkthrough(demo_runtime).run(stop_after="teleport")
+    assert not Walkthrough.walked_before(demo_runtime)
