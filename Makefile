@@ -26,6 +26,7 @@ install-test: $(VENV)/.installed-test
 
 run: install
 	$(BIN)/aicommons init --demo
+	$(BIN)/aicommons demo --if-new
 	$(BIN)/aicommons serve --host $(HOST) --port $(PORT)
 
 lint: install-test
@@ -56,6 +57,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/deid.py --json .bench/deid.json
 	$(BIN)/python bench/compression.py --json .bench/compression.json
 	$(BIN)/python bench/serving.py --json .bench/serving.json
+	$(BIN)/python bench/evaluation.py --json .bench/evaluation.json
 
 # docs/cli.md, the CLI reference, regenerated from `aicommons … --help`.
 .PHONY: docs

@@ -18,7 +18,7 @@ class Figure:
     unit: str
     ours: float
     peer: float
-    goal: str  # e.g. ">= 100" or "<= 250", applied to `ours`
+    goal: str  # ">= 100" or "<= 250", applied to `ours`; "= peer": ours equals the peer's figure within 1e-9
     higher_is_better: bool = True
 
     @property
@@ -29,6 +29,8 @@ class Figure:
     @property
     def met(self) -> bool:
         op, _, bound = self.goal.partition(" ")
+        if self.goal == "= peer":
+            return abs(self.ours - self.peer) <= 1e-9 * max(1.0, abs(self.peer))
         return self.ours >= float(bound) if op == ">=" else self.ours <= float(bound)
 
     def as_json(self) -> dict[str, object]:

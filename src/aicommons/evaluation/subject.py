@@ -148,6 +148,8 @@ class Subject:
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
+                # LightGBM's ONNX declares its label output as one row; ORT warns on every batch.
+                options.log_severity_level = 3
                 self._session = ort.InferenceSession(self.onnx_bytes, options, providers=["CPUExecutionProvider"])
             return self._session
 
