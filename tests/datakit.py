@@ -72,3 +72,14 @@ REVIEWS_CSV = (
     "非常满意，还会再买,positive\n"
     "Terrible customer service,negative\n"
 ).encode()
+
+
+def cancer_csv() -> bytes:
+    """scikit-learn's breast-cancer records as CSV: 30 numeric features f0…f29 and a label."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    lines = [",".join([f"f{i}" for i in range(30)] + ["label"])]
+    lines += [",".join(f"{v:.6g}" for v in row) + f",{bunch.target_names[t]}" for row, t in zip(bunch.data, bunch.target, strict=True)]
+    return "\n".join(lines).encode()
+

@@ -6,8 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from datakit import DataKit
-from sklearn.datasets import load_breast_cancer
+from datakit import DataKit, cancer_csv
 
 from aicommons import evaluation, filing, models
 from aicommons.core.identity import actor_for_user_id, create_token, create_user
@@ -21,13 +20,6 @@ FAST_TESTS = {"robustness": {"samples": 100, "severities": [1, 3]}, "privacy": {
 class Person:
     actor: object
     token: str
-
-
-def cancer_csv() -> bytes:
-    bunch = load_breast_cancer()
-    lines = [",".join([f"f{i}" for i in range(30)] + ["label"])]
-    lines += [",".join(f"{v:.6g}" for v in row) + f",{bunch.target_names[t]}" for row, t in zip(bunch.data, bunch.target, strict=True)]
-    return "\n".join(lines).encode()
 
 
 class FilingKit:

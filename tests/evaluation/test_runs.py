@@ -6,8 +6,7 @@ import io
 from types import SimpleNamespace
 
 import pytest
-from datakit import DataKit
-from sklearn.datasets import load_breast_cancer
+from datakit import DataKit, cancer_csv
 from support import assert_db_unchanged, auth, db_state
 
 from aicommons import evaluation, models
@@ -19,12 +18,7 @@ from aicommons.core.schemas import UserCreate
 @pytest.fixture
 def cancer_model(runtime, world):
     kit = DataKit(runtime, world.a_member.actor)
-    bunch = load_breast_cancer()
-    buffer = io.StringIO()
-    buffer.write(",".join([f"f{i}" for i in range(30)] + ["label"]) + "\n")
-    for row, target in zip(bunch.data, bunch.target, strict=True):
-        buffer.write(",".join(f"{v:.6g}" for v in row) + f",{bunch.target_names[target]}\n")
-    dataset_version = kit.imported(kit.dataset("cancer", "tabular").id, "c.csv", buffer.getvalue().encode())
+    dataset_version = kit.imported(kit.dataset("cancer", "tabular").id, "c.csv", cancer_csv())
     with runtime.session() as session:
         model = models.create_model(session, kit.actor, models.ModelCreate(name="cancer", task="tabular-classification"))
         job = models.start_training(session, kit.actor, model.id, models.TrainParams(dataset_version_id=dataset_version.id, recipe="tabular-logistic", seed=3))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
 import lightgbm as lgb
 import numpy as np
 import onnxruntime as ort
 import pytest
-from datakit import DataKit
+from datakit import DataKit, cancer_csv
 from sklearn.datasets import load_breast_cancer
 
 from aicommons import models
@@ -18,12 +16,7 @@ from aicommons.core.errors import Invalid
 @pytest.fixture
 def cancer_version(runtime, world):
     kit = DataKit(runtime, world.a_member.actor)
-    bunch = load_breast_cancer()
-    buffer = io.StringIO()
-    buffer.write(",".join([f"f{i}" for i in range(30)] + ["label"]) + "\n")
-    for row, target in zip(bunch.data, bunch.target, strict=True):
-        buffer.write(",".join(f"{v:.6g}" for v in row) + f",{bunch.target_names[target]}\n")
-    return kit, kit.imported(kit.dataset("cancer", "tabular").id, "c.csv", buffer.getvalue().encode())
+    return kit, kit.imported(kit.dataset("cancer", "tabular").id, "c.csv", cancer_csv())
 
 
 def _train(kit, runtime, version, recipe, seed=0, name=None):

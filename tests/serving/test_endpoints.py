@@ -9,7 +9,7 @@ import time
 import numpy as np
 import onnxruntime as ort
 import pytest
-from datakit import DataKit
+from datakit import DataKit, cancer_csv
 from sklearn.datasets import load_breast_cancer
 from support import assert_db_unchanged, auth, db_state
 
@@ -22,12 +22,8 @@ API = "/api/v1"
 def cancer(runtime, world):
     """A model with two trained versions (different regularisation) and the features it takes."""
     kit = DataKit(runtime, world.a_member.actor)
-    bunch = load_breast_cancer()
     names = [f"f{i}" for i in range(30)]
-    lines = [",".join(names + ["label"])] + [
-        ",".join(f"{v:.6g}" for v in row) + f",{bunch.target_names[t]}" for row, t in zip(bunch.data, bunch.target, strict=True)
-    ]
-    dataset_version = kit.imported(kit.dataset("cancer", "tabular").id, "c.csv", "\n".join(lines).encode())
+    dataset_version = kit.imported(kit.dataset("cancer", "tabular").id, "c.csv", cancer_csv())
     with runtime.session() as session:
         model = models.create_model(session, kit.actor, models.ModelCreate(name="cancer", task="tabular-classification"))
     versions = []
@@ -40,7 +36,7 @@ def cancer(runtime, world):
         assert done.status == "succeeded", done.error
         with runtime.session() as session:
             versions.append(models.get_version(session, kit.actor, done.result["version_id"]))
-    features = np.array([[float(f"{v:.6g}") for v in row] for row in bunch.data], dtype=np.float32)
+    features = np.array([[float(f"{v:.6g}") for v in row] for row in load_breast_cancer().data], dtype=np.float32)
     return model, versions, names, features
 
 
