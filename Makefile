@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/compression.py --json .bench/compression.json
 	$(BIN)/python bench/serving.py --json .bench/serving.json
 	$(BIN)/python bench/evaluation.py --json .bench/evaluation.json
+	$(BIN)/python bench/annotation.py --json .bench/annotation.json
 
 # docs/cli.md, the CLI reference, regenerated from `aicommons … --help`.
 .PHONY: docs
