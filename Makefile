@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,citybrain]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -46,7 +46,7 @@ test-postgres: install-test
 	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test,citybrain,bench]'
 	touch $@
 
 bench: $(VENV)/.installed-bench
@@ -59,6 +59,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/serving.py --json .bench/serving.json
 	$(BIN)/python bench/evaluation.py --json .bench/evaluation.json
 	$(BIN)/python bench/annotation.py --json .bench/annotation.json
+	$(BIN)/python bench/citybrain.py --json .bench/citybrain.json
 
 # docs/cli.md, the CLI reference, regenerated from `aicommons … --help`.
 .PHONY: docs

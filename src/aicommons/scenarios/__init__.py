@@ -1,0 +1,1 @@
+"""Application scenarios built on the platform: real simulators, real data, measured against the literature."""

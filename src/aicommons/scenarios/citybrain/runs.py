@@ -1,0 +1,249 @@
+"""City Brain runs: one signal controller on one network and route file, simulated for each seed.
+
+The network and routes are blobs (content-addressed), so a run names exactly what it simulated and
+two runs of different controllers on the same files compare like with like. A run is refused
+before anything is queued when it cannot run: an unknown controller or bad controller parameters,
+missing files, a network with no signalised junction, a duration or seed count out of range. The
+job materialises the two files into a scratch folder, simulates one episode per seed and saves
+each finished episode in its own transaction, so a run whose worker dies resumes after the last
+finished seed. The summary is mean ± std over seeds (sample std; 0 for a single seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from aicommons.core import audit
+from aicommons.core.blobs import BlobStore, spool
+from aicommons.core.db import utcnow
+from aicommons.core.errors import Invalid, not_found
+from aicommons.core.ids import new_id
+from aicommons.core.jobs import JobContext, job_type, submit_job
+from aicommons.core.pagination import page_rows
+from aicommons.core.permissions import Actor
+from aicommons.core.schemas import JobSubmit, Page
+from aicommons.core.tables import Job
+from aicommons.scenarios.citybrain.controllers import Controller, Timing, controllers
+from aicommons.scenarios.citybrain.network import read_network
+from aicommons.scenarios.citybrain.schemas import (
+    SUMMARY_METRICS,
+    ControllerRead,
+    FileRead,
+    MetricSummary,
+    RunCreate,
+    RunRead,
+)
+from aicommons.scenarios.citybrain.tables import CityBrainRun
+
+KIND = "citybrain run"
+JOB_TYPE = "citybrain.run"
+MIN_DURATION, MAX_DURATION = 60.0, 86400.0
+MAX_SEEDS = 10
+NET_NAME, ROUTES_NAME = "network.net.xml", "routes.rou.xml"
+MAX_FILE_BYTES = 512 << 20  # a city's hour of routes is tens of MiB; this leaves room without inviting abuse
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def store_network(blobs: BlobStore, net_path: Path, routes_path: Path) -> tuple[str, str]:
+    """Store a SUMO network and its route file as blobs; return their sha256 digests."""
+    for label, path in (("network", net_path), ("routes", routes_path)):
+        if not Path(path).is_file():
+            raise Invalid(f"The {label} file {str(path)!r} does not exist.")
+    return blobs.put_file(net_path).sha256, blobs.put_file(routes_path).sha256
+
+
+def store_upload(blobs: BlobStore, stream: Any, filename: str) -> FileRead:
+    """Store one uploaded network or route file as a blob; refuse an empty or oversized one."""
+    with tempfile.TemporaryDirectory(prefix="citybrain-upload-") as folder:
+        path = Path(folder) / "upload"
+        size = spool(stream, path, max_bytes=MAX_FILE_BYTES)
+        if size == 0:
+            raise Invalid(f"The file {filename!r} is empty.")
+        ref = blobs.put_file(path)
+    return FileRead(sha256=ref.sha256, size=ref.size)
+
+
+def materialise(blobs: BlobStore, net_sha256: str, routes_sha256: str, folder: Path) -> tuple[Path, Path]:
+    """Copy the two blobs into `folder` under the names SUMO expects (.net.xml, .rou.xml)."""
+    net_file, route_file = Path(folder) / NET_NAME, Path(folder) / ROUTES_NAME
+    blobs.copy_to(net_sha256, net_file)
+    blobs.copy_to(routes_sha256, route_file)
+    return net_file, route_file
+
+
+def describe_controllers() -> list[ControllerRead]:
+    """The registered controllers, each with the first paragraph of its documentation."""
+    described = []
+    for name in controllers.names():
+        doc = (getattr(controllers.get(name), "__doc__", None) or "").strip()
+        first_paragraph = " ".join(line.strip() for line in doc.split("\n\n")[0].splitlines())
+        described.append(ControllerRead(name=name, description=first_paragraph))
+    return described
+
+
+# --- starting ---------------------------------------------------------------------------------
+
+
+def start_run(session: Session, blobs: BlobStore, actor: Actor, spec: RunCreate) -> RunRead:
+    """Check the request and queue its job; refuse before queueing anything that cannot run."""
+    _check_range(spec)
+    build_controller(spec.controller, spec.params)
+    timing = _timing(spec)
+    _check_files(blobs, spec.net_sha256, spec.routes_sha256)
+    run_id = new_id("cbr")
+    job = submit_job(session, actor, JobSubmit(type=JOB_TYPE, params={"run_id": run_id}))
+    row = CityBrainRun(
+        id=run_id, org_id=actor.org_id, created_by=actor.user_id, name=spec.name, net_sha256=spec.net_sha256,
+        routes_sha256=spec.routes_sha256, controller=spec.controller, params=dict(spec.params),
+        timing=dataclasses.asdict(timing), seeds=list(spec.seeds), duration=float(spec.duration), job_id=job.id, results={},
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "citybrain.run", KIND, row.id, org_id=row.org_id, detail={"controller": spec.controller, "seeds": list(spec.seeds), "duration": spec.duration})
+    return _read(session, row)
+
+
+def _check_range(spec: RunCreate) -> None:
+    if not MIN_DURATION <= spec.duration <= MAX_DURATION:
+        raise Invalid(f"duration must be {MIN_DURATION:g} to {MAX_DURATION:g} simulated seconds; got {spec.duration!r}.")
+    if not 1 <= len(spec.seeds) <= MAX_SEEDS:
+        raise Invalid(f"seeds must list 1 to {MAX_SEEDS} seeds; got {len(spec.seeds)}.")
+    if len(set(spec.seeds)) != len(spec.seeds):
+        raise Invalid(f"seeds must not repeat; got {spec.seeds!r}.")
+
+
+def build_controller(name: str, params: dict[str, Any]) -> Controller:
+    """The named controller built with `params`; unknown names and bad parameters are Invalid."""
+    factory = controllers.get(name)  # an unknown name fails here, naming the known ones
+    try:
+        return factory(**params)
+    except TypeError as exc:  # an unknown or missing keyword argument
+        raise Invalid(f"Bad parameters for controller {name!r}: {exc}.") from None
+
+
+def _timing(spec: RunCreate) -> Timing:
+    return Timing(action_interval=spec.timing.action_interval, yellow=spec.timing.yellow, min_green=spec.timing.min_green)
+
+
+def _check_files(blobs: BlobStore, net_sha256: str, routes_sha256: str) -> None:
+    """Both blobs exist and the network has signalised junctions; parsing it once here is cheap
+    next to the simulation and spares a queued job that could only fail."""
+    for label, sha256 in (("net_sha256", net_sha256), ("routes_sha256", routes_sha256)):
+        if not blobs.exists(sha256):
+            raise Invalid(f"{label} {sha256!r} names no stored file; upload it first (POST /api/v1/citybrain/files).")
+    with tempfile.TemporaryDirectory(prefix="citybrain-check-") as scratch:
+        net_file = Path(scratch) / NET_NAME
+        blobs.copy_to(net_sha256, net_file)
+        try:
+            intersections = read_network(net_file)
+        except Invalid:
+            raise
+        except Exception as exc:  # sumolib reports unreadable XML as parser errors
+            raise Invalid(f"net_sha256 {net_sha256!r} is not a readable SUMO .net.xml network: {exc}") from None
+    if not intersections:
+        raise Invalid(f"net_sha256 {net_sha256!r} is a network with no signalised junction; there is nothing to control.")
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _row(session: Session, actor: Actor, run_id: str) -> CityBrainRun:
+    row = session.get(CityBrainRun, run_id)
+    if row is None or not (actor.is_operator or row.org_id == actor.org_id):
+        raise not_found(KIND, run_id)
+    return row
+
+
+def get_run(session: Session, actor: Actor, run_id: str) -> RunRead:
+    return _read(session, _row(session, actor, run_id))
+
+
+def list_runs(session: Session, actor: Actor, *, controller: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[RunRead]:
+    stmt = sa.select(CityBrainRun)
+    if not actor.is_operator:
+        stmt = stmt.where(CityBrainRun.org_id == actor.org_id)
+    if controller:
+        stmt = stmt.where(CityBrainRun.controller == controller)
+    rows, next_cursor = page_rows(session, stmt, CityBrainRun.id, limit=limit, cursor=cursor, owner="list_runs")
+    return Page[RunRead](items=[_read(session, r) for r in rows], next_cursor=next_cursor)
+
+
+def _read(session: Session, row: CityBrainRun) -> RunRead:
+    job = session.get(Job, row.job_id)
+    results = row.results or {}
+    return RunRead(
+        id=row.id, org_id=row.org_id, created_by=row.created_by, name=row.name, net_sha256=row.net_sha256,
+        routes_sha256=row.routes_sha256, controller=row.controller, params=row.params, timing=row.timing, seeds=row.seeds,
+        duration=row.duration, job_id=row.job_id, status=job.status if job else "failed", progress=job.progress if job else 0.0,
+        message=(job.error or job.message or "") if job else "", episodes=list(results.get("episodes", [])),
+        summary={k: MetricSummary(**v) for k, v in results.get("summary", {}).items()},
+        created_at=row.created_at, finished_at=row.finished_at,
+    )
+
+
+# --- the job ----------------------------------------------------------------------------------
+
+
+class RunParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run_id: str = Field(max_length=40)
+
+
+@job_type(JOB_TYPE, params=RunParams)
+def run_simulation(ctx: JobContext, params: RunParams) -> dict[str, Any]:
+    """Simulate one episode per seed, saving each as it finishes; then the summary over seeds."""
+    # Imported here: it needs SUMO, which only a worker that runs simulations must have.
+    from aicommons.scenarios.citybrain.simulation import run_episode
+
+    with ctx.runtime.session() as session:
+        row = _row(session, ctx.actor, params.run_id)
+        spec = {c: getattr(row, c) for c in ("net_sha256", "routes_sha256", "controller", "params", "timing", "seeds", "duration")}
+    seeds = list(spec["seeds"])
+    episodes: list[dict[str, Any]] = list(ctx.state.get("episodes", []))
+    with tempfile.TemporaryDirectory(prefix="citybrain-run-") as scratch:
+        ctx.progress(0.01, "materialising the network and routes")
+        net_file, route_file = materialise(ctx.runtime.blobs, spec["net_sha256"], spec["routes_sha256"], Path(scratch))
+        for index, seed in enumerate(seeds):
+            if index < len(episodes):
+                continue  # finished before a restart
+
+            def progress(fraction: float, message: str, index: int = index, seed: int = seed) -> None:
+                share = (index + min(max(fraction, 0.0), 1.0)) / len(seeds)
+                ctx.progress(0.02 + 0.96 * share, f"seed {seed} ({index + 1}/{len(seeds)}): {message}" if message else f"seed {seed}")
+
+            progress(0.0, "starting")
+            result = run_episode(
+                net_file, route_file, build_controller(spec["controller"], spec["params"]), timing=Timing(**spec["timing"]),
+                seed=seed, duration=spec["duration"], progress=progress,
+            )
+            episodes.append(dataclasses.asdict(result))
+            ctx.log(f"seed {seed}: average travel time {result.average_travel_time:.1f} s, throughput {result.throughput}")
+            with ctx.step({"episodes": episodes}) as session:
+                session.get(CityBrainRun, params.run_id).results = {"episodes": list(episodes)}
+    summary = summarise(episodes)
+    with ctx.step({"episodes": episodes, "finished": True}) as session:
+        row = session.get(CityBrainRun, params.run_id)
+        row.results = {"episodes": list(episodes), "summary": summary}
+        row.finished_at = utcnow()
+    travel = summary["average_travel_time"]
+    ctx.progress(1.0, f"average travel time {travel['mean']:.1f} ± {travel['std']:.1f} s over {len(seeds)} seed(s)")
+    return {"run_id": params.run_id, "average_travel_time": travel["mean"], "throughput": summary["throughput"]["mean"]}
+
+
+def summarise(episodes: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean ± sample std over episodes of each headline metric (std 0 for one episode)."""
+    summary = {}
+    for metric in SUMMARY_METRICS:
+        values = [float(e[metric]) for e in episodes]
+        summary[metric] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return summary

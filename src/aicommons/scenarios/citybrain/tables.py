@@ -1,0 +1,36 @@
+"""City Brain's table: simulation runs of a signal controller on a network, with their results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aicommons.core.db import Base, JSONType, UTCDateTime, utcnow
+
+ID = sa.String(40)
+SHA256 = sa.String(64)
+
+
+class CityBrainRun(Base):
+    """One controller on one network and route file, simulated for each of its seeds."""
+
+    __tablename__ = "citybrain_runs"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    org_id: Mapped[str] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    created_by: Mapped[str | None] = mapped_column(ID)
+    name: Mapped[str] = mapped_column(sa.String(120), default="")
+    net_sha256: Mapped[str] = mapped_column(SHA256)  # the SUMO .net.xml, a blob
+    routes_sha256: Mapped[str] = mapped_column(SHA256)  # the SUMO .rou.xml, a blob
+    controller: Mapped[str] = mapped_column(sa.String(60))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # the controller's keyword arguments
+    timing: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # action_interval, yellow, min_green
+    seeds: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    duration: Mapped[float] = mapped_column(sa.Float)  # simulated seconds per seed
+    job_id: Mapped[str] = mapped_column(sa.ForeignKey("jobs.id"), index=True)
+    results: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # {"episodes": [...], "summary": {...}}
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
