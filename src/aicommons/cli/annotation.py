@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from aicommons import data
 from aicommons.cli import rendering
+from aicommons.cli.arguments import text_or_file
 from aicommons.cli.jobs import finish_or_report
 from aicommons.cli.state import CliState, state
 from aicommons.core.errors import Invalid
@@ -53,16 +54,6 @@ def _read_file(path: Path, what: str) -> Any:
         return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise Invalid(f"The {what} file {str(path)!r} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}.") from None
-
-
-def _text(value: str) -> str:
-    """An option's text, or a file's when it is written @PATH."""
-    if value.startswith("@"):
-        path = Path(value[1:])
-        if not path.is_file():
-            raise Invalid(f"No file {str(path)!r} to read the text from.")
-        return path.read_text(encoding="utf-8")
-    return value
 
 
 def parse_value(value: str) -> Any:
@@ -110,7 +101,7 @@ def create(
     schema = dict(spec.pop("schema", None) or spec.pop("label_schema", None) or {})
     schema.update({k: v for k, v in {"kind": kind, "labels": label or None}.items() if v is not None})
     options = {
-        "name": name, "guidelines": _text(guidelines) if guidelines is not None else None, "overlap": overlap,
+        "name": name, "guidelines": text_or_file(guidelines) if guidelines is not None else None, "overlap": overlap,
         "max_overlap": max_overlap, "adaptive": adaptive, "confidence_threshold": confidence_threshold,
         "gold": _read_file(gold, "gold") if gold is not None else None, "gold_rate": gold_rate,
         "qualification_items": qualification or None, "qualification_pass_rate": qualification_pass_rate,
@@ -172,7 +163,7 @@ def update(
 ) -> None:
     """Change a project's guidelines or deadline, or close and reopen it (owner org)."""
     change = annotation.ProjectUpdate(
-        guidelines=_text(guidelines) if guidelines is not None else None, deadline=deadline, clear_deadline=clear_deadline, status=status
+        guidelines=text_or_file(guidelines) if guidelines is not None else None, deadline=deadline, clear_deadline=clear_deadline, status=status
     )
     with state(ctx).session() as (session, actor):
         found = annotation.update_project(session, actor, project, change)

@@ -18,6 +18,7 @@ import typer
 
 from aicommons import data, evaluation, filing, models
 from aicommons.cli import rendering
+from aicommons.cli.arguments import text_or_file
 from aicommons.cli.jobs import finish_or_report
 from aicommons.cli.state import CliState, state
 from aicommons.core import jobs
@@ -31,16 +32,6 @@ PUBLIC_KEY_FILE = "public-key.pem"
 REVOCATIONS_FILE = "revocations.json"
 # `verify` exit codes: 0 valid, then one per way a certificate can fail.
 EXIT_REVOKED, EXIT_TAMPERED, EXIT_UNKNOWN_KEY = 1, 2, 3
-
-
-def _text(value: str) -> str:
-    """An option's text, or a file's when it is written @PATH."""
-    if value.startswith("@"):
-        path = Path(value[1:])
-        if not path.is_file():
-            raise Invalid(f"No file {str(path)!r} to read the text from.")
-        return path.read_text(encoding="utf-8")
-    return value
 
 
 def _json_file(path: Path, what: str) -> Any:
@@ -109,7 +100,7 @@ def create(
     spec = filing.FilingCreate(
         version_id=_version_id(cli, version), change_of=change_of, dataset_version_id=_dataset_version_id(cli, dataset) if dataset else None,
         provider=provider, service_form=service_form, application_field=application_field, algorithm_type=algorithm_type,
-        self_assessment=_text(self_assessment), public_content=_text(public_content), intended_use=_text(intended_use), contact=contact,
+        self_assessment=text_or_file(self_assessment), public_content=text_or_file(public_content), intended_use=text_or_file(intended_use), contact=contact,
         evaluation_params=_test_params(param or []), answers=_json_file(answers, "answers") if answers else [],
     )
     with cli.session() as (session, actor):
@@ -131,9 +122,9 @@ def update(
     """Edit a draft, rejected or test-failed filing."""
     change = filing.FilingUpdate(
         answers=_json_file(answers, "answers") if answers else None,
-        self_assessment=_text(self_assessment) if self_assessment is not None else None,
-        public_content=_text(public_content) if public_content is not None else None,
-        intended_use=_text(intended_use) if intended_use is not None else None,
+        self_assessment=text_or_file(self_assessment) if self_assessment is not None else None,
+        public_content=text_or_file(public_content) if public_content is not None else None,
+        intended_use=text_or_file(intended_use) if intended_use is not None else None,
         contact=contact, evaluation_params=_test_params(param) if param else None,
     )
     with state(ctx).session() as (session, actor):
