@@ -47,6 +47,7 @@ from aicommons.models.artifacts import Signature
 from aicommons.models.hub import model_row
 from aicommons.models.preprocessing import Preprocessor, label_indices
 from aicommons.models.recipes import record_splits
+from aicommons.models.tables import ModelVersion
 
 KIND = "evaluation"
 # Libraries whose versions decide a run's numbers; recorded with every run.
@@ -162,7 +163,7 @@ def compare_evaluations(session: Session, actor: Actor, evaluation_ids: list[str
 
 def _read(session: Session, row: Evaluation) -> EvaluationRead:
     job = session.get(Job, row.job_id)
-    version_number = session.scalar(sa.text("SELECT number FROM model_versions WHERE id = :id"), {"id": row.version_id})
+    version_number = session.scalar(sa.select(ModelVersion.number).where(ModelVersion.id == row.version_id))
     return EvaluationRead(
         id=row.id, org_id=row.org_id, model_id=row.model_id, version_id=row.version_id, version_number=int(version_number or 0),
         dataset_version_id=row.dataset_version_id, suite=row.suite, status=job.status if job else "failed",
