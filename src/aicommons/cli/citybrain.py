@@ -1,4 +1,5 @@
-"""`aicommons citybrain …`: simulate signal controllers on SUMO (or converted CityFlow) networks as jobs."""
+"""`aicommons citybrain …`: simulate signal controllers on SUMO (or converted CityFlow) networks as jobs,
+and train learned controllers into the model hub."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from aicommons.cli import rendering
 from aicommons.cli.jobs import finish_or_report, parse_params
 from aicommons.cli.state import CliState, state
 from aicommons.core.errors import Invalid
-from aicommons.scenarios.citybrain import runs
+from aicommons.scenarios.citybrain import runs, training
 from aicommons.scenarios.citybrain.schemas import (
-    SUMMARY_METRICS,
     RunCreate,
     RunRead,
     TimingSpec,
@@ -103,7 +103,7 @@ def _show(cli: CliState, run_id: str) -> RunRead:
     if found.summary:
         rendering.table(
             f"Summary over {len(found.episodes)} seed(s)", ["metric", "mean", "std"],
-            ((metric, f"{found.summary[metric].mean:.2f}", f"{found.summary[metric].std:.2f}") for metric in SUMMARY_METRICS if metric in found.summary),
+            ((metric, f"{found.summary[metric].mean:.2f}", f"{found.summary[metric].std:.2f}") for metric in found.summary),
         )
     return found
 
@@ -156,3 +156,46 @@ def convert_files(
 def list_controllers() -> None:
     """List the registered signal controllers."""
     rendering.table("Signal controllers", ["name", "description"], ((c.name, c.description) for c in runs.describe_controllers()))
+
+
+@app.command("train")
+def train(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option("--model", help="A model id you may write, or a name (your org's model, created if none).")],
+    network: Annotated[Path | None, typer.Option("--network", help="SUMO .net.xml network.")] = None,
+    routes: Annotated[Path | None, typer.Option("--routes", help="SUMO .rou.xml routes.")] = None,
+    cityflow_roadnet: Annotated[Path | None, typer.Option("--cityflow-roadnet", help="CityFlow roadnet.json, converted to SUMO first.")] = None,
+    cityflow_flow: Annotated[Path | None, typer.Option("--cityflow-flow", help="CityFlow flow.json, converted to SUMO first.")] = None,
+    episodes: Annotated[int, typer.Option(help="Training episodes (1 to 200).")] = 10,
+    episode_duration: Annotated[float, typer.Option(help="Simulated seconds per episode (60 to 14400).")] = 3600.0,
+    seed: Annotated[int, typer.Option(help="Seeds torch, exploration and SUMO: the same seed gives the same weights.")] = 0,
+    demonstrations: Annotated[int, typer.Option(help="Leading episodes driven by max pressure (a warm start).")] = 1,
+    action_interval: Annotated[float, typer.Option(help="Seconds between decisions.")] = 5.0,
+    yellow: Annotated[float, typer.Option(help="Seconds of yellow between two greens.")] = 3.0,
+    min_green: Annotated[float, typer.Option(help="Minimum seconds of green.")] = 5.0,
+    wait: Annotated[bool, typer.Option(help="Follow the training with a progress bar, then print its history.")] = True,
+) -> None:
+    """Train a learned signal controller (DQN, one scorer shared by every intersection) into a model version, as a job."""
+    cli = state(ctx)
+    net_sha256, routes_sha256 = _stored_files(cli, network, routes, cityflow_roadnet, cityflow_flow)
+    spec = training.TrainingCreate(
+        net_sha256=net_sha256, routes_sha256=routes_sha256, model=model, episodes=episodes, episode_duration=episode_duration, seed=seed,
+        demonstration_episodes=demonstrations, timing=TimingSpec(action_interval=action_interval, yellow=yellow, min_green=min_green),
+    )
+    with cli.session() as (session, actor):
+        started = training.start_training(session, cli.runtime().blobs, actor, spec)
+    rendering.out.print(f"City Brain training [bold]{started.id}[/]: model {started.params['model_id']}, {episodes} episode(s) × {episode_duration:g} s")
+    finish_or_report(cli, started, wait=wait)
+    finished = _job(cli, started.id)
+    if wait and finished.status == "succeeded":
+        result = finished.result or {}
+        rendering.table(
+            "Training episodes", ["episode", "travel time s", "reward", "epsilon", "demonstration"],
+            ((h["episode"], f"{h['average_travel_time']:.1f}", f"{h['reward']:.1f}", f"{h['epsilon']:.2f}", "yes" if h["demonstration"] else "")
+             for h in result.get("history", [])),
+        )
+        metrics = result.get("metrics", {})
+        rendering.out.print(
+            f"Model {result.get('model_id')} version {result.get('number')} ({result.get('version_id')}): travel time "
+            f"{metrics.get('average_travel_time', float('nan')):.1f} s, fixed time {metrics.get('fixed_time_average_travel_time', float('nan')):.1f} s"
+        )

@@ -76,10 +76,19 @@ def test_timing_rejects_bad_values_naming_them():
         Timing(min_green=-0.5)
 
 
+def build(name: str, **options):
+    """A registered controller; the learned one is given an untrained scorer (it needs a model to run)."""
+    if name == "learned":
+        from aicommons.scenarios.citybrain.learning import build_scorer, export_onnx
+
+        options = {"onnx_bytes": export_onnx(build_scorer(seed=0)), **options}
+    return controllers.get(name)(**options)
+
+
 def test_registry_holds_every_controller_under_its_own_name():
-    assert controllers.names() == ["efficient-pressure", "fixed-time", "max-pressure", "sotl", "webster"]
+    assert controllers.names() == ["efficient-pressure", "fixed-time", "learned", "max-pressure", "sotl", "webster"]
     for name in controllers.names():
-        assert controllers.get(name)().name == name
+        assert build(name).name == name
     with pytest.raises(Invalid, match="signal controller"):
         controllers.get("green-wave-by-magic")
 
@@ -112,7 +121,7 @@ def test_approaching_vehicles_counts_the_queue_first_then_moving_vehicles_spread
 def test_a_current_phase_out_of_range_is_refused_by_every_controller():
     intersection = two_phase()
     for name in controllers.names():
-        controller = ready(controllers.get(name)(), intersection)
+        controller = ready(build(name), intersection)
         with pytest.raises(Invalid, match="current_phase"):
             controller.decide(intersection, observe(current=2))
 
@@ -132,7 +141,7 @@ def test_every_controller_is_deterministic_given_the_observations():
     for name in controllers.names():
         runs = []
         for _ in range(2):
-            controller = ready(controllers.get(name)(), intersection)
+            controller = ready(build(name), intersection)
             decisions, current, elapsed = [], 0, 0.0
             for time, lanes in sequence:
                 choice = controller.decide(intersection, observe(current, elapsed, time, **lanes))
@@ -394,7 +403,7 @@ def test_every_controller_drives_a_simulated_grid_and_the_adaptive_ones_beat_fix
     # SOTL's threshold suits this grid's short one- and two-lane approaches (see its docstring).
     options = {"webster": {"warmup_decisions": 24}, "sotl": {"threshold": 60.0}}
     results = {
-        name: run_episode(net_file, route_file, controllers.get(name)(**options.get(name, {})), seed=3, duration=600.0)
+        name: run_episode(net_file, route_file, build(name, **options.get(name, {})), seed=3, duration=600.0)
         for name in controllers.names()
     }
     for name, result in results.items():

@@ -39,6 +39,7 @@ def test_a_run_simulates_each_seed_and_summarises_them(runtime, world, grid):
         queued = runs.start_run(session, runtime.blobs, actor, _spec(net_sha256, routes_sha256, params={}))
     assert queued.status == "queued" and queued.id.startswith("cbr") and queued.episodes == [] and queued.summary == {}
     assert queued.timing == {"action_interval": 5.0, "yellow": 3.0, "min_green": 5.0}
+    assert queued.kind == "signal-control" and queued.scenario == {}
 
     job = DataKit(runtime, actor).run(type("Job", (), {"id": queued.job_id}))
     assert job.status == "succeeded", job.error
@@ -60,6 +61,8 @@ def test_a_run_simulates_each_seed_and_summarises_them(runtime, world, grid):
         assert [r.id for r in runs.list_runs(session, actor).items] == [queued.id]
         assert runs.list_runs(session, world.b_member.actor).items == []
         assert [r.id for r in runs.list_runs(session, actor, controller="sotl").items] == []
+        assert [r.id for r in runs.list_runs(session, actor, kind="signal-control").items] == [queued.id]
+        assert runs.list_runs(session, actor, kind="green-wave").items == []
         with pytest.raises(NotFound):
             runs.get_run(session, world.b_member.actor, queued.id)
 
@@ -72,6 +75,8 @@ def test_runs_that_cannot_run_are_refused_before_anything_is_queued(runtime, wor
     no_signals = runtime.blobs.put_bytes(b'<net version="1.20"></net>').sha256
     refusals = {
         "Unknown signal controller 'nope'; known:": {"controller": "nope"},
+        "Unknown citybrain run kind 'parade'; known:": {"kind": "parade"},
+        "A signal-control run takes no scenario parameters; got": {"scenario": {"route": "e1"}},
         "Bad parameters for controller 'max-pressure'": {"params": {"no_such_knob": 1}},
         "names no stored file": {"routes_sha256": "0" * 64},
         "not a readable SUMO .net.xml": {"net_sha256": not_xml},

@@ -1,4 +1,5 @@
-"""City Brain: upload SUMO networks and routes, run signal controllers on them as jobs, read the results."""
+"""City Brain: upload SUMO networks and routes, run signal controllers on them as jobs, read the results;
+train learned controllers into the model hub."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 
 from aicommons.api.deps import ActorDep, RuntimeDep, SessionDep
-from aicommons.core.schemas import Page
-from aicommons.scenarios.citybrain import runs
+from aicommons.core.schemas import JobRead, Page
+from aicommons.scenarios.citybrain import runs, training
 from aicommons.scenarios.citybrain.schemas import (
     ControllerRead,
     FileRead,
+    KindRead,
     RunCreate,
     RunRead,
 )
+from aicommons.scenarios.citybrain.training import TrainingCreate
 
 router = APIRouter(prefix="/citybrain", tags=["citybrain"])
 
@@ -22,6 +25,12 @@ router = APIRouter(prefix="/citybrain", tags=["citybrain"])
 @router.get("/controllers", response_model=list[ControllerRead])
 def controllers() -> list[ControllerRead]:
     return runs.describe_controllers()
+
+
+@router.get("/kinds", response_model=list[KindRead])
+def kinds() -> list[KindRead]:
+    """What a run can simulate beside the controller: signal-control alone, a green wave, incidents."""
+    return [KindRead(name=name, description=runs.run_kinds.get(name).description) for name in runs.run_kinds.names()]
 
 
 @router.post("/files", response_model=FileRead, status_code=201)
@@ -42,11 +51,23 @@ def start_run(spec: RunCreate, session: SessionDep, actor: ActorDep, runtime: Ru
 
 @router.get("/runs", response_model=Page[RunRead])
 def list_runs(
-    session: SessionDep, actor: ActorDep, controller: str | None = None, limit: int = 50, cursor: str | None = None
+    session: SessionDep, actor: ActorDep, controller: str | None = None, kind: str | None = None, limit: int = 50, cursor: str | None = None
 ) -> Page[RunRead]:
-    return runs.list_runs(session, actor, controller=controller, limit=limit, cursor=cursor)
+    return runs.list_runs(session, actor, controller=controller, kind=kind, limit=limit, cursor=cursor)
 
 
 @router.get("/runs/{run_id}", response_model=RunRead)
 def get_run(run_id: str, session: SessionDep, actor: ActorDep) -> RunRead:
     return runs.get_run(session, actor, run_id)
+
+
+@router.post("/training", response_model=JobRead, status_code=201)
+def start_training(spec: TrainingCreate, session: SessionDep, actor: ActorDep, runtime: RuntimeDep) -> JobRead:
+    """Queue the training of a learned signal controller; it becomes the next version of the named model."""
+    return training.start_training(session, runtime.blobs, actor, spec)
+
+
+@router.get("/training/{job_id}", response_model=JobRead)
+def get_training(job_id: str, session: SessionDep, actor: ActorDep) -> JobRead:
+    """A training's state: progress per episode while it runs; the model version, metrics and history once done."""
+    return training.get_training(session, actor, job_id)

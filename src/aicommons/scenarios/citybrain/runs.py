@@ -7,6 +7,11 @@ missing files, a network with no signalised junction, a duration or seed count o
 job materialises the two files into a scratch folder, simulates one episode per seed and saves
 each finished episode in its own transaction, so a run whose worker dies resumes after the last
 finished seed. The summary is mean ± std over seeds (sample std; 0 for a single seed).
+
+A run has a **kind** (`run_kinds`): "signal-control" measures the controller alone; other kinds
+("green-wave", "incidents") simulate something beside it, described by the run's `scenario`
+parameters, and keep their own per-seed results and summary. Every kind shares the table, the
+job, the listing and the refusals above.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +36,16 @@ from aicommons.core.ids import new_id
 from aicommons.core.jobs import JobContext, job_type, submit_job
 from aicommons.core.pagination import page_rows
 from aicommons.core.permissions import Actor
+from aicommons.core.registry import Registry
 from aicommons.core.schemas import JobSubmit, Page
 from aicommons.core.tables import Job
 from aicommons.scenarios.citybrain.controllers import Controller, Timing, controllers
 from aicommons.scenarios.citybrain.network import read_network
+from aicommons.scenarios.citybrain.policies import (
+    LEARNED,
+    controller_arguments,
+    resolve_learned_params,
+)
 from aicommons.scenarios.citybrain.schemas import (
     SUMMARY_METRICS,
     ControllerRead,
@@ -49,6 +62,76 @@ MIN_DURATION, MAX_DURATION = 60.0, 86400.0
 MAX_SEEDS = 10
 NET_NAME, ROUTES_NAME = "network.net.xml", "routes.rou.xml"
 MAX_FILE_BYTES = 512 << 20  # a city's hour of routes is tens of MiB; this leaves room without inviting abuse
+
+
+# --- kinds -------------------------------------------------------------------------------------
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """Everything one seed of a run needs; `controller()` builds a fresh controller each call."""
+
+    net_file: Path
+    route_file: Path
+    controller: Callable[[], Controller]
+    timing: Timing
+    seed: int
+    duration: float
+    scenario: dict[str, Any]
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """What a run simulates per seed, and how its seeds sum up."""
+
+    name: str
+    description: str
+    check: Callable[[dict[str, Any]], dict[str, Any]]  # the scenario parameters checked, defaults filled in; Invalid if bad
+    run_seed: Callable[[SeedRun], dict[str, Any]]  # one seed simulated → a JSON-able episode record
+    summarise: Callable[[list[dict[str, Any]]], dict[str, dict[str, float]]]  # metric → {"mean", "std"}
+    headline: str = "average_travel_time"  # the summary metric the job's final message and the CLI lead with
+
+
+run_kinds: Registry[RunKind] = Registry("citybrain run kind")
+
+
+def summarise_metrics(episodes: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Mean ± sample std over episodes of each named metric (std 0 for one episode); missing values are skipped."""
+    summary = {}
+    for metric in metrics:
+        values = [float(e[metric]) for e in episodes if e.get(metric) is not None]
+        if values:
+            summary[metric] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return summary
+
+
+def _no_scenario(scenario: dict[str, Any]) -> dict[str, Any]:
+    if scenario:
+        raise Invalid(f"A signal-control run takes no scenario parameters; got {sorted(scenario)}.")
+    return {}
+
+
+def _signal_control_seed(run: SeedRun) -> dict[str, Any]:
+    # Imported here: it needs SUMO, which only a worker that runs simulations must have.
+    from aicommons.scenarios.citybrain.simulation import run_episode
+
+    result = run_episode(
+        run.net_file, run.route_file, run.controller(), timing=run.timing, seed=run.seed, duration=run.duration, progress=run.progress
+    )
+    return dataclasses.asdict(result)
+
+
+def summarise(episodes: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean ± sample std over episodes of the headline metrics of signal control."""
+    return summarise_metrics(episodes, SUMMARY_METRICS)
+
+
+run_kinds.add("signal-control", RunKind(
+    "signal-control", "The controller alone: travel time, throughput, queue and delay.", _no_scenario, _signal_control_seed, summarise,
+))  # fmt: skip
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -97,19 +180,21 @@ def describe_controllers() -> list[ControllerRead]:
 def start_run(session: Session, blobs: BlobStore, actor: Actor, spec: RunCreate) -> RunRead:
     """Check the request and queue its job; refuse before queueing anything that cannot run."""
     _check_range(spec)
-    build_controller(spec.controller, spec.params)
+    kind = run_kinds.get(spec.kind)  # an unknown kind fails here, naming the known ones
+    scenario = kind.check(dict(spec.scenario))
+    params = _controller_params(session, blobs, actor, spec)
     timing = _timing(spec)
     _check_files(blobs, spec.net_sha256, spec.routes_sha256)
     run_id = new_id("cbr")
     job = submit_job(session, actor, JobSubmit(type=JOB_TYPE, params={"run_id": run_id}))
     row = CityBrainRun(
-        id=run_id, org_id=actor.org_id, created_by=actor.user_id, name=spec.name, net_sha256=spec.net_sha256,
-        routes_sha256=spec.routes_sha256, controller=spec.controller, params=dict(spec.params),
+        id=run_id, org_id=actor.org_id, created_by=actor.user_id, name=spec.name, kind=spec.kind, scenario=scenario, net_sha256=spec.net_sha256,
+        routes_sha256=spec.routes_sha256, controller=spec.controller, params=params,
         timing=dataclasses.asdict(timing), seeds=list(spec.seeds), duration=float(spec.duration), job_id=job.id, results={},
     )
     session.add(row)
     session.flush()
-    audit.record(session, actor, "citybrain.run", KIND, row.id, org_id=row.org_id, detail={"controller": spec.controller, "seeds": list(spec.seeds), "duration": spec.duration})
+    audit.record(session, actor, "citybrain.run", KIND, row.id, org_id=row.org_id, detail={"kind": spec.kind, "controller": spec.controller, "seeds": list(spec.seeds), "duration": spec.duration})
     return _read(session, row)
 
 
@@ -120,6 +205,15 @@ def _check_range(spec: RunCreate) -> None:
         raise Invalid(f"seeds must list 1 to {MAX_SEEDS} seeds; got {len(spec.seeds)}.")
     if len(set(spec.seeds)) != len(spec.seeds):
         raise Invalid(f"seeds must not repeat; got {spec.seeds!r}.")
+
+
+def _controller_params(session: Session, blobs: BlobStore, actor: Actor, spec: RunCreate) -> dict[str, Any]:
+    """The params the run stores: a learned controller's hub model resolved now (see `policies`);
+    any other controller is built once, so bad parameters are refused before queueing."""
+    if spec.controller == LEARNED:
+        return resolve_learned_params(session, blobs, actor, dict(spec.params))
+    build_controller(spec.controller, spec.params)
+    return dict(spec.params)
 
 
 def build_controller(name: str, params: dict[str, Any]) -> Controller:
@@ -168,10 +262,14 @@ def get_run(session: Session, actor: Actor, run_id: str) -> RunRead:
     return _read(session, _row(session, actor, run_id))
 
 
-def list_runs(session: Session, actor: Actor, *, controller: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[RunRead]:
+def list_runs(
+    session: Session, actor: Actor, *, controller: str | None = None, kind: str | None = None, limit: int = 50, cursor: str | None = None
+) -> Page[RunRead]:
     stmt = sa.select(CityBrainRun)
     if not actor.is_operator:
         stmt = stmt.where(CityBrainRun.org_id == actor.org_id)
+    if kind:
+        stmt = stmt.where(CityBrainRun.kind == kind)
     if controller:
         stmt = stmt.where(CityBrainRun.controller == controller)
     rows, next_cursor = page_rows(session, stmt, CityBrainRun.id, limit=limit, cursor=cursor, owner="list_runs")
@@ -182,7 +280,7 @@ def _read(session: Session, row: CityBrainRun) -> RunRead:
     job = session.get(Job, row.job_id)
     results = row.results or {}
     return RunRead(
-        id=row.id, org_id=row.org_id, created_by=row.created_by, name=row.name, net_sha256=row.net_sha256,
+        id=row.id, org_id=row.org_id, created_by=row.created_by, name=row.name, kind=row.kind, scenario=row.scenario or {}, net_sha256=row.net_sha256,
         routes_sha256=row.routes_sha256, controller=row.controller, params=row.params, timing=row.timing, seeds=row.seeds,
         duration=row.duration, job_id=row.job_id, status=job.status if job else "failed", progress=job.progress if job else 0.0,
         message=(job.error or job.message or "") if job else "", episodes=list(results.get("episodes", [])),
@@ -202,17 +300,16 @@ class RunParams(BaseModel):
 @job_type(JOB_TYPE, params=RunParams)
 def run_simulation(ctx: JobContext, params: RunParams) -> dict[str, Any]:
     """Simulate one episode per seed, saving each as it finishes; then the summary over seeds."""
-    # Imported here: it needs SUMO, which only a worker that runs simulations must have.
-    from aicommons.scenarios.citybrain.simulation import run_episode
-
     with ctx.runtime.session() as session:
         row = _row(session, ctx.actor, params.run_id)
-        spec = {c: getattr(row, c) for c in ("net_sha256", "routes_sha256", "controller", "params", "timing", "seeds", "duration")}
+        spec = {c: getattr(row, c) for c in ("kind", "scenario", "net_sha256", "routes_sha256", "controller", "params", "timing", "seeds", "duration")}
+    kind = run_kinds.get(spec["kind"])
     seeds = list(spec["seeds"])
     episodes: list[dict[str, Any]] = list(ctx.state.get("episodes", []))
     with tempfile.TemporaryDirectory(prefix="citybrain-run-") as scratch:
         ctx.progress(0.01, "materialising the network and routes")
         net_file, route_file = materialise(ctx.runtime.blobs, spec["net_sha256"], spec["routes_sha256"], Path(scratch))
+        arguments = controller_arguments(ctx.runtime.blobs, spec["controller"], spec["params"], Path(scratch))
         for index, seed in enumerate(seeds):
             if index < len(episodes):
                 continue  # finished before a restart
@@ -222,28 +319,19 @@ def run_simulation(ctx: JobContext, params: RunParams) -> dict[str, Any]:
                 ctx.progress(0.02 + 0.96 * share, f"seed {seed} ({index + 1}/{len(seeds)}): {message}" if message else f"seed {seed}")
 
             progress(0.0, "starting")
-            result = run_episode(
-                net_file, route_file, build_controller(spec["controller"], spec["params"]), timing=Timing(**spec["timing"]),
-                seed=seed, duration=spec["duration"], progress=progress,
-            )
-            episodes.append(dataclasses.asdict(result))
-            ctx.log(f"seed {seed}: average travel time {result.average_travel_time:.1f} s, throughput {result.throughput}")
+            episode = kind.run_seed(SeedRun(
+                net_file=net_file, route_file=route_file, controller=lambda: build_controller(spec["controller"], arguments),
+                timing=Timing(**spec["timing"]), seed=seed, duration=spec["duration"], scenario=dict(spec["scenario"] or {}), progress=progress,
+            ))  # fmt: skip
+            episodes.append(episode)
+            ctx.log(f"seed {seed}: " + ", ".join(f"{k} {v:.4g}" for k, v in episode.items() if isinstance(v, float | int) and not isinstance(v, bool))[:400])
             with ctx.step({"episodes": episodes}) as session:
                 session.get(CityBrainRun, params.run_id).results = {"episodes": list(episodes)}
-    summary = summarise(episodes)
+    summary = kind.summarise(episodes)
     with ctx.step({"episodes": episodes, "finished": True}) as session:
         row = session.get(CityBrainRun, params.run_id)
         row.results = {"episodes": list(episodes), "summary": summary}
         row.finished_at = utcnow()
-    travel = summary["average_travel_time"]
-    ctx.progress(1.0, f"average travel time {travel['mean']:.1f} ± {travel['std']:.1f} s over {len(seeds)} seed(s)")
-    return {"run_id": params.run_id, "average_travel_time": travel["mean"], "throughput": summary["throughput"]["mean"]}
-
-
-def summarise(episodes: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Mean ± sample std over episodes of each headline metric (std 0 for one episode)."""
-    summary = {}
-    for metric in SUMMARY_METRICS:
-        values = [float(e[metric]) for e in episodes]
-        summary[metric] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-    return summary
+    headline = summary.get(kind.headline, {"mean": float("nan"), "std": 0.0})
+    ctx.progress(1.0, f"{kind.headline.replace('_', ' ')} {headline['mean']:.4g} ± {headline['std']:.2g} over {len(seeds)} seed(s)")
+    return {"run_id": params.run_id, "kind": kind.name, kind.headline: headline["mean"]}

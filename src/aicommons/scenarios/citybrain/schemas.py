@@ -23,6 +23,10 @@ class TimingSpec(Schema):
 
 class RunCreate(Schema):
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
+    kind: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)] = Field(
+        "signal-control", description="What to simulate: signal-control, green-wave or incidents (GET /citybrain/kinds)."
+    )
+    scenario: dict[str, Any] = Field(default_factory=dict, description="The kind's parameters (none for signal-control).")
     net_sha256: Sha256 = Field(description="The SUMO .net.xml, uploaded with POST /citybrain/files.")
     routes_sha256: Sha256 = Field(description="The SUMO .rou.xml, uploaded with POST /citybrain/files.")
     controller: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] = "max-pressure"
@@ -42,6 +46,8 @@ class RunRead(Schema):
     org_id: str
     created_by: str | None
     name: str
+    kind: str
+    scenario: dict[str, Any]
     net_sha256: str
     routes_sha256: str
     controller: str
@@ -62,6 +68,11 @@ class RunRead(Schema):
 class FileRead(Schema):
     sha256: str
     size: int
+
+
+class KindRead(Schema):
+    name: str
+    description: str
 
 
 class ControllerRead(Schema):

@@ -24,6 +24,11 @@ Choices, made to match the literature this scenario is compared with (CityFlow r
   decision steps. Per intersection, "delay" is LibSignal's lane delay, 1 − mean speed / speed
   limit (0 free-flowing, 1 standing), averaged over its incoming lanes and the decision steps.
 - The simulation runs in steps of 1 s; the seed goes to SUMO (`--seed`: speed factors, lane choice).
+- **Interventions** act beside the controller (`Intervention`): an emergency vehicle whose route
+  pre-empts the signals, an incident that blocks a lane, detectors that sample the lanes. Each is
+  told when the episode starts, after every step, may force a phase at an intersection (which then
+  skips the controller's decision and the minimum green, but never the yellow), and reads the trips
+  at the end.
 - `libsumo` (SUMO in-process, several times faster) is the default; it allows one simulation per
   process at a time, so runs through it are serialised by a lock. `use_libsumo=False` uses TraCI,
   which starts a `sumo` process per episode and may run several at once.
@@ -42,6 +47,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from xml.etree import ElementTree
 
 from aicommons.core.errors import Invalid
@@ -61,6 +67,22 @@ Progress = Callable[[float, str], None]
 _LIBSUMO_LOCK = threading.Lock()
 PROGRESS_REPORTS = 20  # progress is reported this many times per episode
 DEFAULT_TIMING = Timing()  # 5 s decisions, 3 s yellow, 5 s minimum green
+
+
+class Intervention(Protocol):
+    """Acts on an episode beside the controller; see the module's documentation."""
+
+    def start(self, simulation: "_Simulation", intersections: Sequence[Intersection]) -> None:
+        """The signals show their first green; vehicles may be added, detectors read."""
+
+    def after_step(self, simulation: "_Simulation", now: float) -> None:
+        """Called after every simulation step, `now` being the simulated time reached."""
+
+    def preempt(self, intersection: Intersection, now: float) -> int | None:
+        """A phase position to force at `intersection` now, or None to let the controller decide."""
+
+    def finish(self, trips: Sequence["Trip"]) -> None:
+        """The simulation has closed; `trips` are every inserted vehicle's trip."""
 
 
 @dataclass
@@ -102,8 +124,13 @@ def run_episode(
     use_libsumo: bool = True,
     progress: Progress | None = None,
     time_to_teleport: float = -1,
+    interventions: Sequence[Intervention] = (),
+    additional_files: Sequence[Path] = (),
 ) -> EpisodeResult:
-    """Simulate `duration` seconds of `route_file` on `net_file` with `controller` setting every signal."""
+    """Simulate `duration` seconds of `route_file` on `net_file` with `controller` setting every signal.
+
+    `additional_files` are SUMO additional files (detectors, vehicle types) loaded with the network.
+    """
     net_file, route_file = Path(net_file), Path(route_file)
     _check_inputs(route_file, timing, duration)
     intersections = read_network(net_file)
@@ -113,15 +140,17 @@ def run_episode(
     lock = _LIBSUMO_LOCK if use_libsumo else contextlib.nullcontext()
     with lock, tempfile.TemporaryDirectory(prefix="citybrain-") as scratch:
         tripinfo_file = Path(scratch) / "tripinfo.xml"
-        command = _sumo_command(net_file, route_file, seed, time_to_teleport, tripinfo_file)
+        command = _sumo_command(net_file, route_file, seed, time_to_teleport, tripinfo_file, additional_files)
         simulation = _start(command, use_libsumo)
         try:
-            run = _Run(simulation, intersections, controller, timing, duration, progress)
+            run = _Run(simulation, intersections, controller, timing, duration, progress, tuple(interventions))
             run.simulate()
             waiting_to_enter = run.departure_delays_of_waiting_vehicles()
         finally:
             simulation.close()  # also writes the tripinfo file
         trips = _read_tripinfo(tripinfo_file)
+    for intervention in interventions:
+        intervention.finish(trips)
     wall_seconds = time.perf_counter() - started
     return _result(controller, seed, duration, run, trips, waiting_to_enter, wall_seconds)
 
@@ -137,9 +166,13 @@ def _check_inputs(route_file: Path, timing: Timing, duration: float) -> None:
         raise Invalid(f"timing.yellow and timing.min_green must be >= 0, got {timing.yellow!r} and {timing.min_green!r}")
 
 
-def _sumo_command(net_file: Path, route_file: Path, seed: int, time_to_teleport: float, tripinfo_file: Path) -> list[str]:
+def _sumo_command(
+    net_file: Path, route_file: Path, seed: int, time_to_teleport: float, tripinfo_file: Path, additional_files: Sequence[Path] = ()
+) -> list[str]:
+    additional = ["--additional-files", ",".join(str(Path(f)) for f in additional_files)] if additional_files else []
     return [
         sumo_binary("sumo"),
+        *additional,
         "--net-file", str(net_file),
         "--route-files", str(route_file),
         "--begin", "0",
@@ -155,9 +188,13 @@ def _sumo_command(net_file: Path, route_file: Path, seed: int, time_to_teleport:
 
 
 class _Simulation:
-    """libsumo and a TraCI connection behind one face: `.simulation`, `.lane`, `.trafficlight`, `.vehicle`, `.step()`, `.close()`."""
+    """libsumo and a TraCI connection behind one face: `.simulation`, `.lane`, `.trafficlight`, `.vehicle`, `.step()`, `.close()`.
+
+    `.api` is the module or connection itself, for the other domains (edge, route, inductionloop …).
+    """
 
     def __init__(self, api, close: Callable[[], None]):
+        self.api = api
         self.simulation, self.lane, self.trafficlight, self.vehicle = api.simulation, api.lane, api.trafficlight, api.vehicle
         self.step = api.simulationStep
         self.close = close
@@ -231,9 +268,9 @@ class _Signal:
         self.green, self.green_since, self.yellow_until = 0, now, None
         self.show(simulation, self.intersection.phases[0].state)
 
-    def request(self, simulation: _Simulation, target: int, now: float, timing: Timing) -> None:
-        """Switch to `target` if the current green has lasted min_green; through yellow when there is one."""
-        if target == self.green or now - self.green_since < timing.min_green:
+    def request(self, simulation: _Simulation, target: int, now: float, timing: Timing, *, preempting: bool = False) -> None:
+        """Switch to `target` if the current green has lasted min_green (or it is a pre-emption); through yellow when there is one."""
+        if target == self.green or (not preempting and now - self.green_since < timing.min_green):
             return
         leaving, entering = self.intersection.phases[self.green], self.intersection.phases[target]
         program_yellow = self.program_yellows.get(self.green)
@@ -276,6 +313,7 @@ class _Run:
     timing: Timing
     duration: float
     progress: Progress | None
+    interventions: tuple[Intervention, ...] = ()
     teleports: int = 0
     arrived: int = 0
     totals: dict[str, _LaneTotals] = field(default_factory=dict)
@@ -295,12 +333,15 @@ class _Run:
         now = simulation.simulation.getTime()
         for signal in signals:
             signal.start(simulation, now)
+        for intervention in self.interventions:
+            intervention.start(simulation, self.intersections)
         next_decision, next_report = now, self.duration / PROGRESS_REPORTS
         while now < self.duration:
             for signal in signals:
                 signal.advance(simulation, now)
+            preempted = self.preempt(signals, now)
             if now >= next_decision:
-                self.decide(signals, self.read_lanes(lanes), now)
+                self.decide(signals, self.read_lanes(lanes), now, preempted)
                 next_decision += self.timing.action_interval
             now = self.step()
             if now >= next_report:
@@ -311,7 +352,25 @@ class _Run:
         self.simulation.step()
         self.teleports += self.simulation.simulation.getStartingTeleportNumber()
         self.arrived += self.simulation.simulation.getArrivedNumber()
-        return self.simulation.simulation.getTime()
+        now = self.simulation.simulation.getTime()
+        for intervention in self.interventions:
+            intervention.after_step(self.simulation, now)
+        return now
+
+    def preempt(self, signals: list[_Signal], now: float) -> set[str]:
+        """Force the phases interventions ask for (checked every step, so pre-emption reacts within a second)."""
+        preempted: set[str] = set()
+        for intervention in self.interventions:
+            for signal in signals:
+                target = intervention.preempt(signal.intersection, now)
+                if target is None or signal.intersection.id in preempted:
+                    continue
+                if not (isinstance(target, int) and 0 <= target < len(signal.intersection.phases)):
+                    raise Invalid(f"pre-emption must name a phase position of {signal.intersection.id!r}, got {target!r}")
+                preempted.add(signal.intersection.id)
+                if not signal.in_yellow:
+                    signal.request(self.simulation, target, now, self.timing, preempting=True)
+        return preempted
 
     def read_lanes(self, lanes: list[str]) -> dict[str, LaneState]:
         # Read each lane once per decision: an outgoing lane of one junction is incoming at the next.
@@ -327,12 +386,12 @@ class _Run:
             for lane_id in lanes
         }
 
-    def decide(self, signals: list[_Signal], lane_states: dict[str, LaneState], now: float) -> None:
+    def decide(self, signals: list[_Signal], lane_states: dict[str, LaneState], now: float, preempted: set[str] = frozenset()) -> None:
         for signal in signals:
             intersection = signal.intersection
             self.measure(intersection, lane_states)
-            if signal.in_yellow:
-                continue  # the switch is already under way
+            if signal.in_yellow or intersection.id in preempted:
+                continue  # the switch is already under way, or an intervention holds the signal
             observation = Observation(
                 time=now,
                 lanes={lane: lane_states[lane] for lane in (*intersection.incoming_lanes, *intersection.outgoing_lanes)},
@@ -373,6 +432,8 @@ class _Run:
 class Trip:
     """One inserted vehicle's tripinfo record; times from its scheduled departure."""
 
+    vehicle: str  # the vehicle id
+    depart: float  # the scheduled departure (s)
     travel_time: float  # departDelay + duration (to arrival, or to the end if unfinished)
     delay: float  # departDelay + timeLoss
     arrived: bool
@@ -386,6 +447,8 @@ def _read_tripinfo(tripinfo_file: Path) -> list[Trip]:
         depart_delay = float(element.get("departDelay", 0))
         trips.append(
             Trip(
+                vehicle=element.get("id", ""),
+                depart=float(element.get("depart", 0)) - depart_delay,
                 travel_time=depart_delay + float(element.get("duration")),
                 delay=depart_delay + float(element.get("timeLoss", 0)),
                 arrived=float(element.get("arrival", -1)) >= 0,

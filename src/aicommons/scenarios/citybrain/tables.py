@@ -23,6 +23,8 @@ class CityBrainRun(Base):
     org_id: Mapped[str] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
     created_by: Mapped[str | None] = mapped_column(ID)
     name: Mapped[str] = mapped_column(sa.String(120), default="")
+    kind: Mapped[str] = mapped_column(sa.String(30), default="signal-control", server_default="signal-control", index=True)
+    scenario: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # the kind's parameters (green wave route, incidents …)
     net_sha256: Mapped[str] = mapped_column(SHA256)  # the SUMO .net.xml, a blob
     routes_sha256: Mapped[str] = mapped_column(SHA256)  # the SUMO .rou.xml, a blob
     controller: Mapped[str] = mapped_column(sa.String(60))
