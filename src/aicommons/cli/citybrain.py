@@ -57,6 +57,8 @@ def run(
     cityflow_flow: Annotated[Path | None, typer.Option("--cityflow-flow", help="CityFlow flow.json, converted to SUMO first.")] = None,
     controller: Annotated[str, typer.Option(help="A registered controller; see `aicommons citybrain controllers`.")] = "max-pressure",
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Controller KEY=VALUE (JSON values); repeat.")] = None,
+    kind: Annotated[str, typer.Option(help="What to simulate beside the controller; see `aicommons citybrain kinds`.")] = "signal-control",
+    scenario: Annotated[list[str] | None, typer.Option("--scenario", "-s", help="The kind's KEY=VALUE (JSON values); repeat.")] = None,
     seeds: Annotated[str, typer.Option(help="Comma-separated SUMO seeds, one episode each (1 to 10).")] = "0",
     duration: Annotated[float, typer.Option(help="Simulated seconds per episode (60 to 86400).")] = 3600.0,
     action_interval: Annotated[float, typer.Option(help="Seconds between decisions.")] = 5.0,
@@ -69,12 +71,13 @@ def run(
     cli = state(ctx)
     net_sha256, routes_sha256 = _stored_files(cli, network, routes, cityflow_roadnet, cityflow_flow)
     spec = RunCreate(
-        name=name, net_sha256=net_sha256, routes_sha256=routes_sha256, controller=controller, params=parse_params(param or []),
+        name=name, kind=kind, scenario=parse_params(scenario or []), net_sha256=net_sha256, routes_sha256=routes_sha256,
+        controller=controller, params=parse_params(param or []),
         timing=TimingSpec(action_interval=action_interval, yellow=yellow, min_green=min_green), seeds=parse_seeds(seeds), duration=duration,
     )
     with cli.session() as (session, actor):
         started = runs.start_run(session, cli.runtime().blobs, actor, spec)
-    rendering.out.print(f"City Brain run [bold]{started.id}[/]: {controller}, {len(spec.seeds)} seed(s) × {duration:g} s")
+    rendering.out.print(f"City Brain run [bold]{started.id}[/]: {kind}, {controller}, {len(spec.seeds)} seed(s) × {duration:g} s")
     finish_or_report(cli, _job(cli, started.job_id), wait=wait)
     if wait and _job(cli, started.job_id).status == "succeeded":
         _show(cli, started.id)
@@ -91,10 +94,13 @@ def _show(cli: CliState, run_id: str) -> RunRead:
     with cli.session() as (session, actor):
         found = runs.get_run(session, actor, run_id)
     rendering.out.print(
-        f"Run {found.id} ({found.name or 'unnamed'}): {found.controller}{f' {found.params}' if found.params else ''}, {found.status}; "
+        f"Run {found.id} ({found.name or 'unnamed'}), {found.kind}{f' {found.scenario}' if found.scenario else ''}: "
+        f"{found.controller}{f' {found.params}' if found.params else ''}, {found.status}; "
         f"network {found.net_sha256[:12]}, routes {found.routes_sha256[:12]}, {found.duration:g} s, timing {found.timing}"
     )
-    if found.episodes:
+    if found.episodes and found.kind != "signal-control":
+        _scenario_episodes(found.episodes)
+    elif found.episodes:
         rendering.table(
             "Episodes", ["seed", "travel time s", "throughput", "queue", "delay s", "sim s / wall s", "teleports"],
             ((e["seed"], f"{e['average_travel_time']:.1f}", e["throughput"], f"{e['average_queue']:.2f}", f"{e['average_delay']:.1f}",
@@ -106,6 +112,15 @@ def _show(cli: CliState, run_id: str) -> RunRead:
             ((metric, f"{found.summary[metric].mean:.2f}", f"{found.summary[metric].std:.2f}") for metric in found.summary),
         )
     return found
+
+
+def _scenario_episodes(episodes: list[dict[str, Any]]) -> None:
+    """A green-wave or incidents run's episodes: the seed and each number the kind reported."""
+    columns = [key for key, value in episodes[0].items() if key != "seed" and isinstance(value, int | float) and not isinstance(value, bool)]
+    rendering.table(
+        "Episodes", ["seed", *columns],
+        ((e["seed"], *(f"{e[c]:.4g}" if isinstance(e.get(c), float) else e.get(c, "") for c in columns)) for e in episodes),
+    )
 
 
 @app.command("show")
@@ -120,19 +135,25 @@ def show(ctx: typer.Context, run_id: str, json_out: Annotated[bool, typer.Option
 
 
 @app.command("runs")
-def list_runs(ctx: typer.Context, controller: Annotated[str | None, typer.Option(help="Only runs of this controller.")] = None, limit: int = 50) -> None:
+def list_runs(
+    ctx: typer.Context,
+    controller: Annotated[str | None, typer.Option(help="Only runs of this controller.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only runs of this kind (signal-control, green-wave, incidents).")] = None,
+    limit: int = 50,
+) -> None:
     """List your organisation's runs."""
     cli = state(ctx)
     with cli.session() as (session, actor):
-        page = runs.list_runs(session, actor, controller=controller, limit=limit)
+        page = runs.list_runs(session, actor, controller=controller, kind=kind, limit=limit)
 
-    def travel(r: RunRead) -> str:
-        summary = r.summary.get("average_travel_time")
-        return f"{summary.mean:.1f} ± {summary.std:.1f}" if summary else ""
+    def headline(r: RunRead) -> str:
+        metric = runs.run_kinds.get(r.kind).headline
+        summary = r.summary.get(metric)
+        return f"{metric.replace('_', ' ')} {summary.mean:.4g} ± {summary.std:.2g}" if summary else ""
 
     rendering.table(
-        "City Brain runs", ["id", "name", "controller", "seeds", "duration s", "status", "travel time s"],
-        ((r.id, r.name, r.controller, ",".join(map(str, r.seeds)), f"{r.duration:g}", r.status, travel(r)) for r in page.items),
+        "City Brain runs", ["id", "name", "kind", "controller", "seeds", "duration s", "status", "headline"],
+        ((r.id, r.name, r.kind, r.controller, ",".join(map(str, r.seeds)), f"{r.duration:g}", r.status, headline(r)) for r in page.items),
     )
 
 
@@ -150,6 +171,12 @@ def convert_files(
         f"Wrote {converted.net_file} and {converted.route_file}: {converted.intersections} intersections, "
         f"{converted.roads} roads, {converted.lanes} lanes, {converted.vehicles} vehicles"
     )
+
+
+@app.command("kinds")
+def list_kinds() -> None:
+    """List what a run can simulate beside the controller (`--kind`)."""
+    rendering.table("Run kinds", ["name", "headline", "description"], ((k, runs.run_kinds.get(k).headline, runs.run_kinds.get(k).description) for k in runs.run_kinds.names()))
 
 
 @app.command("controllers")
