@@ -14,10 +14,12 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	scripts/ensure-cjk-font.sh
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,citybrain]'
+	scripts/ensure-cjk-font.sh
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -10,7 +10,23 @@ from fastapi.responses import HTMLResponse
 
 from aicommons import __version__
 from aicommons.api.errors import install_error_handlers
-from aicommons.api.routes import annotation, audit, citybrain, data, evaluation, filing, identity, jobs, models, serving
+from aicommons.api.routes import (
+    annotation,
+    audit,
+    citybrain,
+    data,
+    enterprises,
+    evaluation,
+    filing,
+    identity,
+    jobs,
+    ledger,
+    models,
+    reports,
+    serving,
+    statistics,
+    subsidies,
+)
 from aicommons.core.config import Settings
 from aicommons.core.jobs import Executor, executors
 from aicommons.core.registry import load_plugins
@@ -53,7 +69,8 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     install_error_handlers(app)
     # Serving first: routes match in order, and predict calls are the hot path.
     for router in (serving.router, identity.router, jobs.router, audit.router, data.router, models.router, evaluation.router,
-                   filing.router, filing.registry_router, annotation.router, citybrain.router):
+                   filing.router, filing.registry_router, annotation.router, citybrain.router, enterprises.router,
+                   statistics.router, subsidies.router, ledger.router, reports.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(serving.metrics_router)
 

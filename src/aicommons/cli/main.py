@@ -10,7 +10,7 @@ import uvicorn
 from pydantic_settings import SettingsError
 from typer.core import TyperGroup
 
-from aicommons.cli import annotation, audit, citybrain, data, demo, evaluation, filing, identity, jobs, models, rendering, serving
+from aicommons.cli import annotation, audit, citybrain, data, demo, evaluation, filing, identity, jobs, ledger, models, observatory, rendering, serving
 from aicommons.cli.state import CliState, state
 from aicommons.core import db
 from aicommons.core.config import Settings
@@ -58,6 +58,8 @@ app.add_typer(evaluation.app, name="evaluation")
 app.add_typer(filing.app, name="filing")
 app.add_typer(annotation.app, name="annotate")
 app.add_typer(citybrain.app, name="citybrain")
+app.add_typer(observatory.app, name="observatory")
+app.add_typer(ledger.app, name="ledger")
 app.command("demo")(demo.demo)
 app.add_typer(db_app, name="db")
 
