@@ -4,6 +4,7 @@ and train learned controllers into the model hub."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -99,7 +100,7 @@ def _show(cli: CliState, run_id: str) -> RunRead:
         f"network {found.net_sha256[:12]}, routes {found.routes_sha256[:12]}, {found.duration:g} s, timing {found.timing}"
     )
     if found.episodes and found.kind != "signal-control":
-        _scenario_episodes(found.episodes)
+        _scenario_episodes(found.episodes, runs.run_kinds.get(found.kind).columns)
     elif found.episodes:
         rendering.table(
             "Episodes", ["seed", "travel time s", "throughput", "queue", "delay s", "sim s / wall s", "teleports"],
@@ -114,9 +115,11 @@ def _show(cli: CliState, run_id: str) -> RunRead:
     return found
 
 
-def _scenario_episodes(episodes: list[dict[str, Any]]) -> None:
-    """A green-wave or incidents run's episodes: the seed and each number the kind reported."""
-    columns = [key for key, value in episodes[0].items() if key != "seed" and isinstance(value, int | float) and not isinstance(value, bool)]
+def _scenario_episodes(episodes: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    """A green-wave or incidents run's episodes: the seed and the fields its kind names (else every number)."""
+    columns = list(columns) or [
+        key for key, value in episodes[0].items() if key != "seed" and isinstance(value, int | float) and not isinstance(value, bool)
+    ]
     rendering.table(
         "Episodes", ["seed", *columns],
         ((e["seed"], *(f"{e[c]:.4g}" if isinstance(e.get(c), float) else e.get(c, "") for c in columns)) for e in episodes),

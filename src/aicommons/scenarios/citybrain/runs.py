@@ -83,6 +83,10 @@ class SeedRun:
     progress: Progress
 
 
+def _fits_any_network(scenario: dict[str, Any], net_file: Path, duration: float) -> None:
+    """A kind whose scenario does not depend on the network accepts every network."""
+
+
 @dataclass(frozen=True)
 class RunKind:
     """What a run simulates per seed, and how its seeds sum up."""
@@ -93,6 +97,9 @@ class RunKind:
     run_seed: Callable[[SeedRun], dict[str, Any]]  # one seed simulated → a JSON-able episode record
     summarise: Callable[[list[dict[str, Any]]], dict[str, dict[str, float]]]  # metric → {"mean", "std"}
     headline: str = "average_travel_time"  # the summary metric the job's final message and the CLI lead with
+    columns: tuple[str, ...] = ()  # the episode fields `citybrain show` tabulates (every number when empty)
+    # the checked scenario against the network and the duration (edges, routes, times); Invalid if it cannot run there
+    check_network: Callable[[dict[str, Any], Path, float], None] = _fits_any_network
 
 
 run_kinds: Registry[RunKind] = Registry("citybrain run kind")
@@ -184,7 +191,7 @@ def start_run(session: Session, blobs: BlobStore, actor: Actor, spec: RunCreate)
     scenario = kind.check(dict(spec.scenario))
     params = _controller_params(session, blobs, actor, spec)
     timing = _timing(spec)
-    _check_files(blobs, spec.net_sha256, spec.routes_sha256)
+    _check_files(blobs, spec.net_sha256, spec.routes_sha256, lambda net_file: kind.check_network(scenario, net_file, float(spec.duration)))
     run_id = new_id("cbr")
     job = submit_job(session, actor, JobSubmit(type=JOB_TYPE, params={"run_id": run_id}))
     row = CityBrainRun(
@@ -229,9 +236,9 @@ def _timing(spec: RunCreate) -> Timing:
     return Timing(action_interval=spec.timing.action_interval, yellow=spec.timing.yellow, min_green=spec.timing.min_green)
 
 
-def _check_files(blobs: BlobStore, net_sha256: str, routes_sha256: str) -> None:
-    """Both blobs exist and the network has signalised junctions; parsing it once here is cheap
-    next to the simulation and spares a queued job that could only fail."""
+def _check_files(blobs: BlobStore, net_sha256: str, routes_sha256: str, check_network: Callable[[Path], None]) -> None:
+    """Both blobs exist, the network has signalised junctions and suits the run's scenario; parsing it
+    once here is cheap next to the simulation and spares a queued job that could only fail."""
     for label, sha256 in (("net_sha256", net_sha256), ("routes_sha256", routes_sha256)):
         if not blobs.exists(sha256):
             raise Invalid(f"{label} {sha256!r} names no stored file; upload it first (POST /api/v1/citybrain/files).")
@@ -244,8 +251,9 @@ def _check_files(blobs: BlobStore, net_sha256: str, routes_sha256: str) -> None:
             raise
         except Exception as exc:  # sumolib reports unreadable XML as parser errors
             raise Invalid(f"net_sha256 {net_sha256!r} is not a readable SUMO .net.xml network: {exc}") from None
-    if not intersections:
-        raise Invalid(f"net_sha256 {net_sha256!r} is a network with no signalised junction; there is nothing to control.")
+        if not intersections:
+            raise Invalid(f"net_sha256 {net_sha256!r} is a network with no signalised junction; there is nothing to control.")
+        check_network(net_file)
 
 
 # --- reading ----------------------------------------------------------------------------------
