@@ -2,7 +2,8 @@
 
 import the built-in datasets → clean and de-identify the review corpus → train the digits CNN and
 the sentiment model → compress both → evaluate → file (as the applicant) → approve (as a reviewer)
-→ deploy → predict. Every stage calls the same service functions as the API and the CLI, and
+→ deploy → predict → seed the observatory (sample enterprises and statistics) and bill the demo's
+compute to its vouchers. Every stage calls the same service functions as the API and the CLI, and
 long stages are ordinary jobs, run here by an in-process worker so the demo needs no server.
 """
 
@@ -14,12 +15,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
-from aicommons import data, evaluation, filing, models, serving
+from aicommons import compute, data, evaluation, filing, models, serving
 from aicommons.core import identity
 from aicommons.core.errors import Invalid, NotFound
 from aicommons.core.home import DEMO_ORG_NAME, DEMO_USER_EMAIL
@@ -31,6 +33,7 @@ from aicommons.core.schemas import JobRead, OrgCreate, OrgKind, OrgRole, UserCre
 from aicommons.core.tables import Org, User
 from aicommons.data.builtin_datasets import publish_builtin_datasets
 from aicommons.data.versions import write_version
+from aicommons.observatory import enterprises, statistics
 
 REVIEWER_EMAIL = "reviewer@aicommons.local"
 REVIEWER_ORG = "aicommons Filing Office"
@@ -59,6 +62,7 @@ STAGES = [
     ("approve", "Approve the filing (as a reviewer)"),
     ("deploy", "Deploy a public endpoint"),
     ("predict", "Predict through the endpoint"),
+    ("observatory", "Seed the observatory and bill the demo's compute"),
 ]
 
 
@@ -243,6 +247,9 @@ class Walkthrough:
         predicted = [row["label"] for row in answer.predictions]
         return {"correct": sum(str(p) == str(t) for p, t in zip(predicted, labels, strict=True)), "of": len(labels), "caller": REVIEWER_EMAIL}
 
+    def _observatory(self) -> dict[str, Any]:
+        return observatory_stage(self)
+
 
 def _job_of(run: evaluation.EvaluationRead) -> JobRead:
     return JobRead.model_construct(id=run.job_id)
@@ -330,3 +337,37 @@ def _job_of_evaluation(runtime: Runtime, actor: Actor, evaluation_id: str | None
     with runtime.session() as session:
         run = evaluation.get_evaluation(session, actor, evaluation_id or "")
     return _job_of(run)
+
+
+# What the filing office grants the demo enterprise, in fen and percent of each charge:
+# a ¥500 算力券 paying half of each compute charge, a ¥200 智评券 paying all of an evaluation's.
+DEMO_VOUCHERS = (("compute", 50_000, 50), ("evaluation", 20_000, 100))
+
+
+def observatory_stage(walk: Walkthrough) -> dict[str, Any]:
+    """Sample enterprises and statistics (marked sample) with the regional evaluation; the filing
+    office grants the demo enterprise a 算力券 and a 智评券, the operator tops up its prepaid balance
+    and bills the demo's metered jobs, vouchers first."""
+    runtime, office, operator = walk.runtime, walk.reviewer, walk.operator
+    org_id = walk.applicant.org_id
+    with runtime.session() as session:
+        registry = enterprises.add_sample_enterprises(session, operator)
+        observations = statistics.add_sample_observations(session, operator)
+        ranking = statistics.run_evaluation(session, operator, statistics.SAMPLE_EVALUATION)
+        year_end = datetime(datetime.now(UTC).year + 1, 1, 1, tzinfo=UTC)
+        for kind, face_value_fen, share_percent in DEMO_VOUCHERS:
+            compute.issue_voucher(session, office, compute.VoucherCreate(
+                org_id=org_id, kind=kind, face_value_fen=face_value_fen, share_percent=share_percent, valid_until=year_end,
+                idempotency_key=f"demo-voucher-{kind}-{org_id}",
+            ))  # fmt: skip
+        compute.topup(session, operator, compute.TopupCreate(org_id=org_id, amount_fen=10_000, idempotency_key=f"demo-topup-{org_id}"))
+        billed = compute.charge_usage(session, operator, until=datetime.now(UTC))
+        balance = compute.get_balance(session, walk.applicant, org_id)
+    leader = ranking.rows[0] if ranking.rows else None
+    return {
+        "sample_enterprises": registry.created + registry.updated + registry.unchanged,
+        "sample_observations": observations,
+        "first_region": leader.region_name if leader else None,
+        "billed_fen": billed.billed_fen,
+        "prepaid_fen": balance.prepaid_fen,
+    }
