@@ -39,6 +39,10 @@ def test_the_demo_walks_every_stage_and_ends_with_a_filed_public_model(demo_runt
     assert by_key["train"]["accuracy"]["demo-digits-cnn"] >= 0.95 and by_key["train"]["accuracy"]["demo-sentiment"] >= 0.75
     assert by_key["compress"]["demo-digits-cnn"]["size_ratio"] > 2 and by_key["compress"]["demo-digits-cnn"]["accuracy_points"] >= -1
     assert by_key["predict"]["correct"] >= 9
+    observatory = by_key["observatory"]
+    assert observatory["sample_enterprises"] == 200 and observatory["sample_observations"] > 0 and observatory["first_region"]
+    # The demo's jobs are billed: vouchers pay their share first, so the ¥100 top-up loses at most the rest.
+    assert observatory["billed_fen"] > 0 and 10_000 - observatory["billed_fen"] <= observatory["prepaid_fen"] <= 10_000
     number = by_key["approve"]["filing_number"]
     with demo_runtime.session() as session:
         entry = filing.get_registry_entry(session, number)
