@@ -1,3 +1,3 @@
 """City Brain's registrations: its table, the signal controllers, the run kinds and the jobs."""
 
-from aicommons.scenarios.citybrain import controllers, greenwave, learning, runs, tables, training  # noqa: F401
+from aicommons.scenarios.citybrain import controllers, greenwave, incidents, learning, runs, tables, training  # noqa: F401
