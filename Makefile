@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,citybrain]'
 	scripts/ensure-cjk-font.sh
+	scripts/ensure-chromium.sh
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

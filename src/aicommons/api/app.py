@@ -1,4 +1,4 @@
-"""The FastAPI application: `/healthz`, the API under `/api/v1`, OpenAPI at `/openapi.json`."""
+"""The FastAPI application: `/healthz`, the API under `/api/v1`, OpenAPI at `/openapi.json`, the web console under `/`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
 from aicommons import __version__
 from aicommons.api.errors import install_error_handlers
@@ -27,6 +26,7 @@ from aicommons.api.routes import (
     statistics,
     subsidies,
 )
+from aicommons.console import mount as mount_console
 from aicommons.core.config import Settings
 from aicommons.core.jobs import Executor, executors
 from aicommons.core.registry import load_plugins
@@ -78,22 +78,6 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return _HOME_PAGE
-
+    mount_console(app)
     return app
 
-
-_HOME_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>aicommons</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
-<h1>aicommons 人工智能公共服务平台</h1>
-<p>The open AI public-service platform. 开放的人工智能公共服务平台。</p>
-<ul>
-<li><a href="/docs">API reference (OpenAPI) · 接口文档</a></li>
-<li><a href="/openapi.json">/openapi.json</a></li>
-<li><a href="/healthz">/healthz</a></li>
-<li><a href="/metrics">/metrics</a> (Prometheus)</li>
-</ul>
-<p>Authenticate API calls with <code>Authorization: Bearer &lt;token&gt;</code>.</p>
-</body></html>"""

@@ -99,3 +99,16 @@ def list_tokens(
         f"Tokens of {email}", ["id", "name", "prefix", "created", "last used", "revoked"],
         ((t.id, t.name, t.prefix + "…", t.created_at, t.last_used_at, t.revoked_at) for t in rows),
     )
+
+
+@users.command("set-password")
+def set_password(
+    ctx: typer.Context,
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters; prompted for when omitted.")],
+) -> None:
+    """Set a user's console password (your own, or, as an org admin or the operator, your users')."""
+    with state(ctx).session() as (session, actor):
+        user = identity.get_user_by_email(session, actor, email)
+        identity.set_password(session, actor, user.id, password)
+    rendering.out.print(f"Set the console password of [bold]{user.email}[/]; their open console sessions are ended.")

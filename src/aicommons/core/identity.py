@@ -1,21 +1,35 @@
 """Organisations, users and API tokens, and turning a token into an Actor.
 
 Tokens are random secrets shown once; only their sha256 is stored (a token carries 256 bits of
-entropy, so a fast hash is the right tool, unlike passwords).
+entropy, so a fast hash is the right tool, unlike passwords). Passwords, which people choose and
+reuse, are stored as argon2id hashes (RFC 9106's recommended KDF, memory-hard). A console sign-in
+opens a server-side session: the browser's cookie holds a random secret, the table its sha256 and
+the session's CSRF token, so signing out or changing the password ends it at once.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from aicommons.core import audit
 from aicommons.core.db import utcnow
-from aicommons.core.errors import Conflict, Forbidden, NotFound, Unauthenticated, invalid_parameter, not_found
+from aicommons.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    invalid_parameter,
+    not_found,
+)
 from aicommons.core.ids import new_id
 from aicommons.core.pagination import page_rows
 from aicommons.core.permissions import Action, Actor, require
@@ -35,7 +49,7 @@ from aicommons.core.schemas import (
     UserUpdate,
     Visibility,
 )
-from aicommons.core.tables import ApiToken, Org, User
+from aicommons.core.tables import ApiToken, ConsoleSession, Org, User
 
 TOKEN_PREFIX = "aic_"
 _LAST_USED_RESOLUTION = timedelta(seconds=30)
@@ -327,6 +341,110 @@ def revoke_tokens_named(session: Session, actor: Actor | None, user_id: str, nam
     for token_id in ids:
         revoke_token(session, actor, token_id)
     return len(ids)
+
+
+# --- passwords and console sessions -----------------------------------------------------------
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+CONSOLE_SESSION_LIFETIME = timedelta(hours=12)
+_passwords = PasswordHasher()  # argon2id with RFC 9106's low-memory parameters (64 MiB, 3 passes)
+SIGN_IN_REFUSED = "The e-mail or the password is wrong."
+
+
+def set_password(session: Session, actor: Actor | None, user_id: str, password: str) -> UserRead:
+    """A user sets their own password; org admins and the operator set their users' (`actor=None`:
+    the platform's own machine). Ends the user's console sessions."""
+    user = session.get(User, user_id)
+    _require_token_manager(session, actor, user, user_id)
+    assert user is not None
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise invalid_parameter(
+            "password", "set_password", f"between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters",
+            f"{len(password)} characters",
+        )
+    user.password_hash = _passwords.hash(password)
+    _end_sessions_of(session, user.id)
+    session.flush()
+    audit.record(session, actor, "user.set_password", "user", user.id, org_id=user.org_id)
+    return UserRead.model_validate(user)
+
+
+def _end_sessions_of(session: Session, user_id: str) -> None:
+    session.execute(
+        sa.update(ConsoleSession)
+        .where(ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password."""
+    return _passwords.hash(secrets.token_urlsafe(16))
+
+
+def verify_password(session: Session, email: str, password: str) -> Actor:
+    """The actor whose e-mail and password these are; Unauthenticated (one message for every
+    cause, so the answer never tells which e-mails exist) otherwise."""
+    if len(password) > MAX_PASSWORD_LENGTH or len(email) > 254:
+        raise Unauthenticated(SIGN_IN_REFUSED)
+    user = session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    stored = user.password_hash if user is not None and user.disabled_at is None else None
+    try:
+        _passwords.verify(stored or _decoy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthenticated(SIGN_IN_REFUSED) from None
+    if user is None or stored is None:
+        raise Unauthenticated(SIGN_IN_REFUSED)
+    if _passwords.check_needs_rehash(stored):
+        user.password_hash = _passwords.hash(password)
+    return actor_for(user)
+
+
+@dataclass(frozen=True)
+class ConsoleSignIn:
+    """A signed-in browser: `secret` goes into its cookie once and is never stored."""
+
+    actor: Actor
+    session_id: str
+    secret: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def sign_in(session: Session, email: str, password: str) -> ConsoleSignIn:
+    """Check the password and open a console session."""
+    actor = verify_password(session, email, password)
+    secret = secrets.token_urlsafe(32)
+    row = ConsoleSession(
+        id=new_id("ses"), secret_hash=_hash(secret), user_id=actor.user_id, csrf_token=secrets.token_urlsafe(32),
+        expires_at=utcnow() + CONSOLE_SESSION_LIFETIME,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "session.start", "console_session", row.id, org_id=actor.org_id)
+    return ConsoleSignIn(actor, row.id, secret, row.csrf_token, row.expires_at)
+
+
+def console_session(session: Session, secret: str) -> ConsoleSignIn:
+    """The open session a cookie's secret stands for; Unauthenticated when unknown, ended or expired."""
+    row = session.scalar(sa.select(ConsoleSession).where(ConsoleSession.secret_hash == _hash(secret))) if len(secret) <= 100 else None
+    if row is None or row.ended_at is not None or row.expires_at <= utcnow():
+        raise Unauthenticated("The console session is unknown, ended or expired; sign in again.")
+    return ConsoleSignIn(actor_for_user_id(session, row.user_id), row.id, secret, row.csrf_token, row.expires_at)
+
+
+def sign_out(session: Session, secret: str) -> None:
+    """End the session the secret stands for; nothing happens for an unknown one."""
+    row = session.scalar(sa.select(ConsoleSession).where(ConsoleSession.secret_hash == _hash(secret)))
+    if row is None or row.ended_at is not None:
+        return
+    row.ended_at = utcnow()
+    session.flush()
+    user = session.get(User, row.user_id)
+    audit.record(session, actor_for(user) if user else None, "session.end", "console_session", row.id,
+                 org_id=user.org_id if user else None)
 
 
 # --- bootstrap --------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ class User(Base):
     platform_roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # argon2id; None until a password is set (API-only users sign in with tokens).
+    password_hash: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 class ApiToken(Base):
@@ -47,6 +49,20 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: the cookie holds a random secret, the table only its sha256."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Share(Base):

@@ -1,0 +1,1 @@
+"""Console pages, one module per service; each builds its `router` with `ConsoleRoute`."""
