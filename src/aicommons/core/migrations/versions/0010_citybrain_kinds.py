@@ -7,7 +7,6 @@ Create Date: 2026-11-23
 
 from alembic import op
 import sqlalchemy as sa
-import aicommons.core.db
 from sqlalchemy.dialects import postgresql
 
 revision = '0010_citybrain_kinds'
