@@ -37,8 +37,8 @@ pytest.importorskip("sumolib", reason="the citybrain extra (sumolib) is not inst
 
 DURATION = 1200.0
 HANGZHOU = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "citybrain" / "hangzhou_4x4_sumo"
-# A 2x2 grid carries fewer vehicles per lane than a city: a shorter window and fewer expected vehicles.
-SMALL = {"count": 1, "warmup": 200.0, "blockage": 400.0, "min_vehicles": 4, "window": 4}
+# A 2x2 grid carries fewer vehicles per lane than a city: a shorter window, fewer expected vehicles, a shorter confirmation.
+SMALL = {"count": 1, "warmup": 200.0, "blockage": 400.0, "min_vehicles": 4, "window": 4, "confirm": 2}
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ def _feed(detector: Detector, readings: list[tuple[Reading, Reading]], green: fl
 
 
 def test_a_queue_that_does_not_discharge_while_green_is_an_incident_and_a_red_queue_is_not():
-    scenario = check_scenario({"window": 2})
+    scenario = check_scenario({"window": 2, "confirm": 1})
     standing, empty = Reading(60.0, 1, 0.5), Reading(0.0, 0, -1.0)
     # Standing over the mid-block loop, nobody at the stop line, the movement green: the segment is blocked.
     alarms = _feed(Detector.from_scenario(_one_lane(), scenario), [(standing, empty)] * 3, green=25.0)
@@ -140,17 +140,24 @@ def test_a_queue_that_does_not_discharge_while_green_is_an_incident_and_a_red_qu
 
 
 def test_an_alarm_is_raised_once_until_the_lane_reads_normal_again():
-    scenario = check_scenario({"window": 1})
+    scenario = check_scenario({"window": 1, "confirm": 1})
     standing, empty, flowing = Reading(60.0, 1, 0.5), Reading(0.0, 0, -1.0), Reading(5.0, 3, 13.0)
     alarms = _feed(Detector.from_scenario(_one_lane(), scenario), [(standing, empty)] * 3 + [(flowing, flowing)] + [(standing, empty)], 25.0)
     assert [a.time for a in alarms] == [30.0, 150.0]
+
+
+def test_an_alarm_waits_until_its_evidence_has_lasted_confirm_intervals():
+    standing, empty, flowing = Reading(60.0, 1, 0.5), Reading(0.0, 0, -1.0), Reading(5.0, 3, 13.0)
+    readings = [(standing, empty)] * 2 + [(flowing, flowing)] + [(standing, empty)] * 4
+    alarms = _feed(Detector.from_scenario(_one_lane(), check_scenario({"window": 1, "confirm": 3})), readings, 25.0)
+    assert [a.time for a in alarms] == [180.0]  # the two-interval spell is not confirmed; the four-interval one is at its third
 
 
 def test_a_lane_drivers_start_avoiding_is_deserted():
     """Two lanes of one edge, one mid-block station each: after a normal record, one counts nobody while the other carries all."""
     left, right = Station("E_0@1", "E_0", 1, 100.0), Station("E_1@1", "E_1", 1, 100.0)
     layout = Layout([left, right], [], [(left, right)], {"E_0": "E", "E_1": "E"}, {"E": set()})
-    detector = Detector.from_scenario(layout, check_scenario({"window": 2, "min_vehicles": 3}))
+    detector = Detector.from_scenario(layout, check_scenario({"window": 2, "deserted_vehicles": 3, "confirm": 1}))
     two, none, four = Reading(4.0, 2, 12.0), Reading(0.0, 0, -1.0), Reading(8.0, 4, 12.0)
     alarms = []
     for index, (on_left, on_right) in enumerate([(two, two)] * 6 + [(none, four)] * 3):
@@ -222,6 +229,7 @@ def test_scenarios_that_cannot_run_are_refused_before_anything_is_queued(runtime
         "'count' must be a whole number from 0 to 50; got 2.5": {"count": 2.5},
         "'count' must be a whole number from 0 to 50; got -1": {"count": -1},
         "'window' must be a whole number from 1 to 20; got True": {"window": True},
+        "'confirm' must be a whole number from 1 to 20; got 0": {"confirm": 0},
         "'blockage' must be a number of seconds from 30 to 7200; got 'long'": {"blockage": "long"},
         "'relative_difference' must be a fraction from 0 to 1; got 1.5": {"relative_difference": 1.5},
         "'interval' must be whole seconds": {"interval": 30.5},
@@ -304,4 +312,5 @@ def test_an_hour_of_hangzhou_with_three_incidents():
     )  # fmt: skip
     episode = run_seed(run)
     print({key: value for key, value in episode.items() if isinstance(value, int | float)})
-    assert episode["incidents"] == 3 and episode["detected"] >= 1 and episode["false_alarms_per_hour"] <= 3
+    # Seed 2 is the noisiest of seeds 0-2 on HZ-1 (the module documentation has the table): 2 of 3 found, 3 false alarms.
+    assert episode["incidents"] == 3 and episode["detected"] >= 2 and episode["false_alarms"] <= 3
