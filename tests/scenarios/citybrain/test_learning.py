@@ -1,6 +1,7 @@
 """The learned controller: phase features from an observation, one scorer for every phase (torch and
 its ONNX agree), the controller run through onnxruntime, and DQN training that is deterministic
-under its seed and beats the program's fixed-time plan on a synthetic grid."""
+under its seed, starts from a clone of its demonstrator, keeps its best validated weights and beats
+the program's fixed-time plan on a synthetic grid."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from aicommons.scenarios.citybrain.learning import (
     build_scorer,
     epsilon_for,
     export_onnx,
+    max_pressure_scorer,
     phase_features,
     train_policy,
 )
@@ -122,9 +124,13 @@ def test_the_learned_controller_shows_the_best_scoring_phase(tmp_path):
 def test_epsilon_starts_after_the_demonstrations_and_decays_to_its_end():
     hyper = Hyperparameters(demonstration_episodes=1, epsilon_start=1.0, epsilon_end=0.05)
     assert [round(epsilon_for(e, 4, hyper), 3) for e in range(4)] == [0.1, 1.0, 0.525, 0.05]
-    assert epsilon_for(0, 1, Hyperparameters(demonstration_episodes=0)) == 0.05
+    assert epsilon_for(0, 1, Hyperparameters(demonstration_episodes=0, epsilon_end=0.05)) == 0.05
     with pytest.raises(Invalid, match="gamma"):
         Hyperparameters(gamma=1.0)
+    with pytest.raises(Invalid, match="demonstrator among max-pressure, efficient-pressure"):
+        Hyperparameters(demonstrator="fixed-time")
+    with pytest.raises(Invalid, match="margin"):
+        Hyperparameters(margin=-0.1)
 
 
 @pytest.fixture(scope="module")
@@ -137,15 +143,17 @@ def busy_grid(tmp_path_factory):
 def test_training_is_deterministic_under_its_seed(busy_grid):
     net_file, route_file = busy_grid
     reports = []
-    first = train_policy(net_file, route_file, episodes=2, episode_duration=120.0, seed=5, progress=lambda f, m: reports.append((f, m)))
-    again = train_policy(net_file, route_file, episodes=2, episode_duration=120.0, seed=5)
-    other = train_policy(net_file, route_file, episodes=2, episode_duration=120.0, seed=6)
+    quick = Hyperparameters(pretraining_steps=100)
+    first = train_policy(net_file, route_file, episodes=2, episode_duration=120.0, seed=5, hyperparameters=quick,
+                         progress=lambda f, m: reports.append((f, m)))
+    again = train_policy(net_file, route_file, episodes=2, episode_duration=120.0, seed=5, hyperparameters=quick)
+    other = train_policy(net_file, route_file, episodes=2, episode_duration=120.0, seed=6, hyperparameters=quick)
     assert first.weights == again.weights and first.onnx == again.onnx and first.history == again.history
     assert first.weights != other.weights
     assert [f for f, _ in reports] == [0.5, 1.0] and "max-pressure demonstration" in reports[0][1]
     assert [h["episode"] for h in first.history] == [1, 2] and first.history[0]["demonstration"] == 1.0
     assert all(h["average_travel_time"] > 0 and h["reward"] < 0 for h in first.history)
-    assert first.hyperparameters["features"] == list(FEATURES)
+    assert first.hyperparameters["features"] == list(FEATURES) and first.hyperparameters["validation_seed"] == 5 + 2 + 1
     with pytest.raises(Invalid, match="episodes must be a positive"):
         train_policy(net_file, route_file, episodes=0, episode_duration=120.0)
 
@@ -175,3 +183,61 @@ def test_a_trained_policy_beats_fixed_time_and_random_greens(busy_grid):
     learned, fixed, randomly = travel(LearnedController(onnx_bytes=policy.onnx)), travel(FixedTime()), travel(_RandomPhases())
     assert learned < 0.9 * fixed, (learned, fixed)
     assert learned < 0.95 * randomly, (learned, randomly)
+
+
+class _Agreement:
+    """Drives with one controller and counts how often another would have chosen the same phase."""
+
+    name = "agreement"
+
+    def __init__(self, driver, reference):
+        self.driver, self.reference, self.same, self.total = driver, reference, 0, 0
+
+    def reset(self, intersections, timing):
+        self.driver.reset(intersections, timing)
+        self.reference.reset(intersections, timing)
+
+    def decide(self, intersection, observation):
+        choice = self.driver.decide(intersection, observation)
+        self.same += choice == self.reference.decide(intersection, observation)
+        self.total += 1
+        return choice
+
+
+def test_pretraining_clones_the_demonstrator(busy_grid):
+    from aicommons.scenarios.citybrain.simulation import run_episode
+
+    net_file, route_file = busy_grid
+
+    def agreement(demonstrator: str, **hyper) -> float:
+        trained = Hyperparameters(demonstrator=demonstrator, validate=False, **hyper)
+        policy = train_policy(net_file, route_file, episodes=1, episode_duration=600.0, seed=0, hyperparameters=trained)
+        counting = _Agreement(LearnedController(onnx_bytes=policy.onnx), controllers.get(demonstrator)())
+        run_episode(net_file, route_file, counting, seed=10, duration=600.0)
+        assert counting.total > 100
+        return counting.same / counting.total
+
+    # The hand-set network is max pressure exactly.
+    exact = _Agreement(LearnedController(onnx_bytes=export_onnx(max_pressure_scorer())), controllers.get("max-pressure")())
+    run_episode(net_file, route_file, exact, seed=10, duration=600.0)
+    assert exact.total > 100 and exact.same == exact.total
+
+    cloned = {demonstrator: agreement(demonstrator) for demonstrator in ("max-pressure", "efficient-pressure")}
+    # Learning from the demonstration's rewards alone (no pretraining, no margin loss) agrees far less often.
+    rewards_only = agreement("max-pressure", pretraining_steps=0, demonstration_weight=0.0)
+    assert min(cloned.values()) > 0.85 and cloned["max-pressure"] > rewards_only + 0.1, (cloned, rewards_only)
+
+
+def test_training_keeps_the_weights_with_the_best_validation_episode(busy_grid):
+    from aicommons.scenarios.citybrain.simulation import run_episode
+
+    net_file, route_file = busy_grid
+    policy = train_policy(net_file, route_file, episodes=3, episode_duration=300.0, seed=1, validation_seed=40,
+                          hyperparameters=Hyperparameters(epsilon_start=0.5))
+    validated = [h["validation_travel_time"] for h in policy.history]  # the clone after the demonstration, then each episode's net
+    assert len(validated) == 3 and policy.hyperparameters["validation_seed"] == 40
+    # Max pressure (as a network) is a candidate too, so the weights kept are never worse than it on validation.
+    candidates = [policy.validation["max_pressure"], *validated]
+    assert policy.validation["kept"] == min(candidates)
+    kept = run_episode(net_file, route_file, LearnedController(onnx_bytes=policy.onnx), seed=40, duration=300.0)
+    assert kept.average_travel_time == pytest.approx(min(candidates))

@@ -191,7 +191,7 @@ def start_run(session: Session, blobs: BlobStore, actor: Actor, spec: RunCreate)
     scenario = kind.check(dict(spec.scenario))
     params = _controller_params(session, blobs, actor, spec)
     timing = _timing(spec)
-    _check_files(blobs, spec.net_sha256, spec.routes_sha256, lambda net_file: kind.check_network(scenario, net_file, float(spec.duration)))
+    check_files(blobs, spec.net_sha256, spec.routes_sha256, lambda net_file: kind.check_network(scenario, net_file, float(spec.duration)))
     run_id = new_id("cbr")
     job = submit_job(session, actor, JobSubmit(type=JOB_TYPE, params={"run_id": run_id}))
     row = CityBrainRun(
@@ -236,7 +236,7 @@ def _timing(spec: RunCreate) -> Timing:
     return Timing(action_interval=spec.timing.action_interval, yellow=spec.timing.yellow, min_green=spec.timing.min_green)
 
 
-def _check_files(blobs: BlobStore, net_sha256: str, routes_sha256: str, check_network: Callable[[Path], None] | None = None) -> None:
+def check_files(blobs: BlobStore, net_sha256: str, routes_sha256: str, check_network: Callable[[Path], None] | None = None) -> None:
     """Both blobs exist, the network has signalised junctions and suits the run's scenario; parsing it
     once here is cheap next to the simulation and spares a queued job that could only fail."""
     for label, sha256 in (("net_sha256", net_sha256), ("routes_sha256", routes_sha256)):

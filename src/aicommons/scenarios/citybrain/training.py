@@ -81,7 +81,7 @@ class TrainingJobParams(BaseModel):
 def start_training(session: Session, blobs: BlobStore, actor: Actor, spec: TrainingCreate) -> JobRead:
     """Check the request and queue its job; refuse before queueing (or creating a model) anything that cannot run."""
     _check_range(spec)
-    runs._check_files(blobs, spec.net_sha256, spec.routes_sha256)
+    runs.check_files(blobs, spec.net_sha256, spec.routes_sha256)
     model_id = _writable_model(session, actor, spec.model)
     params = TrainingJobParams(
         model_id=model_id, net_sha256=spec.net_sha256, routes_sha256=spec.routes_sha256, episodes=spec.episodes,
