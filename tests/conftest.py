@@ -183,6 +183,17 @@ def world(runtime: Runtime) -> World:
         )
 
 
+OFFICIAL_EMAIL = "official@gov.test"
+
+
+@pytest.fixture
+def official(runtime: Runtime, world: World) -> Member:
+    """A member of a government org: an official (core/officials.py) who is not the operator, with an API token."""
+    with runtime.session() as session:
+        org = create_org(session, world.operator.actor, OrgCreate(name="Zhejiang Economy and IT Department", kind="government"))
+        return _member(session, world.operator.actor, OFFICIAL_EMAIL, org.id, OrgRole.member)
+
+
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
     from aicommons.api.app import create_app

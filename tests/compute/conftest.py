@@ -1,37 +1,13 @@
-"""Fixtures for ledger tests: `kit` (money moves in one call each) and `clerk` (a government official)."""
+"""Fixtures for ledger tests: `kit`, money moves in one call each (the official is the shared `official`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 
 from aicommons import compute
 from aicommons.core.db import utcnow
-from aicommons.core.identity import (
-    actor_for_user_id,
-    create_org,
-    create_token,
-    create_user,
-)
-from aicommons.core.schemas import OrgCreate, OrgRole, TokenCreate, UserCreate
-
-
-@dataclass
-class Official:
-    actor: object
-    token: str
-
-
-@pytest.fixture
-def clerk(runtime, world):
-    """A member of a government org (an official, not the operator), with an API token."""
-    with runtime.session() as session:
-        org = create_org(session, world.operator.actor, OrgCreate(name="Hangzhou Economy Bureau", kind="government"))
-        user = create_user(session, world.operator.actor, UserCreate(email="clerk@gov.test", org_id=org.id, org_role=OrgRole.member))
-        token = create_token(session, world.operator.actor, user.id, TokenCreate(name="test"))
-        return Official(actor_for_user_id(session, user.id), token.token)
 
 
 class LedgerKit:

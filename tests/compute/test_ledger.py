@@ -116,13 +116,13 @@ def test_non_officials_may_not_top_up_or_charge_and_orgs_read_only_their_own_boo
     assert kit.balance(world.a_member.actor, world.org_a).prepaid_fen == 800
 
 
-def test_a_government_official_tops_up_reads_every_org_and_each_change_is_audited(runtime, world, kit, clerk):
-    clerk = clerk.actor
-    paid = kit.topup(clerk, world.org_b, 5_000, key="grant-2026-11")
-    assert kit.balance(clerk, world.org_b).prepaid_fen == 5_000
+def test_a_government_official_tops_up_reads_every_org_and_each_change_is_audited(runtime, world, kit, official):
+    official = official.actor
+    paid = kit.topup(official, world.org_b, 5_000, key="grant-2026-11")
+    assert kit.balance(official, world.org_b).prepaid_fen == 5_000
     with runtime.session() as session:
-        assert [t.id for t in compute.list_transactions(session, clerk).items] == [paid.id]
+        assert [t.id for t in compute.list_transactions(session, official).items] == [paid.id]
         entries = list(session.scalars(sa.select(AuditEntry).where(AuditEntry.resource_id == paid.id)))
-    assert [(e.action, e.org_id, e.actor_user_id) for e in entries] == [("ledger.topup", world.org_b, clerk.user_id)]
+    assert [(e.action, e.org_id, e.actor_user_id) for e in entries] == [("ledger.topup", world.org_b, official.user_id)]
     with pytest.raises(NotFound, match="org"):
-        kit.topup(clerk, "org_missing", 100)
+        kit.topup(official, "org_missing", 100)

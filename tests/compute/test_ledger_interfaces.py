@@ -22,14 +22,14 @@ def cli(settings, world):
     return lambda *args: runner.invoke(app, list(args), env=cli_env(settings), catch_exceptions=False)
 
 
-def test_top_up_issue_charge_and_read_over_http(client, world, clerk):
+def test_top_up_issue_charge_and_read_over_http(client, world, official):
     operator = world.operator
-    topped = client.post(f"{API}/topups", json={"org_id": world.org_a, "amount_fen": 2_000, "idempotency_key": "pay-1"}, headers=auth(clerk))
+    topped = client.post(f"{API}/topups", json={"org_id": world.org_a, "amount_fen": 2_000, "idempotency_key": "pay-1"}, headers=auth(official))
     assert topped.status_code == 201, topped.text
-    assert client.post(f"{API}/topups", json={"org_id": world.org_a, "amount_fen": 2_000, "idempotency_key": "pay-1"}, headers=auth(clerk)).json() == topped.json()
+    assert client.post(f"{API}/topups", json={"org_id": world.org_a, "amount_fen": 2_000, "idempotency_key": "pay-1"}, headers=auth(official)).json() == topped.json()
     until = (utcnow() + timedelta(days=30)).isoformat()
     voucher = client.post(
-        f"{API}/vouchers", json={"org_id": world.org_a, "kind": "compute", "face_value_fen": 1_000, "share_percent": 50, "valid_until": until}, headers=auth(clerk),
+        f"{API}/vouchers", json={"org_id": world.org_a, "kind": "compute", "face_value_fen": 1_000, "share_percent": 50, "valid_until": until}, headers=auth(official),
     )
     assert voucher.status_code == 201, voucher.text
     charged = client.post(f"{API}/charges", json={"org_id": world.org_a, "service": "training", "amount_fen": 600, "idempotency_key": "c-1"}, headers=auth(operator))
@@ -46,23 +46,23 @@ def test_top_up_issue_charge_and_read_over_http(client, world, clerk):
     assert client.get(f"{API}/balance", params={"org_id": world.org_a}, headers=auth(world.b_member)).status_code == 404
     assert [v["id"] for v in client.get(f"{API}/vouchers", headers=auth(world.a_member)).json()] == [voucher.json()["id"]]
     assert client.get(f"{API}/prices", headers=auth(world.a_member)).json()["services"]["serving"]["per_thousand_calls"] == "0.05"
-    report = client.get(f"{API}/reconciliation", headers=auth(clerk))
+    report = client.get(f"{API}/reconciliation", headers=auth(official))
     assert report.status_code == 200 and report.json()["ok"] is True
 
 
-def test_bad_requests_over_http_name_the_problem_and_store_nothing(client, runtime, world, clerk):
-    client.post(f"{API}/topups", json={"org_id": world.org_a, "amount_fen": 500}, headers=auth(clerk))
+def test_bad_requests_over_http_name_the_problem_and_store_nothing(client, runtime, world, official):
+    client.post(f"{API}/topups", json={"org_id": world.org_a, "amount_fen": 500}, headers=auth(official))
     before = db_state(runtime)
     until = (utcnow() + timedelta(days=1)).isoformat()
     cases = [
         (f"{API}/charges", {"org_id": world.org_a, "service": "training", "amount_fen": 501, "idempotency_key": "k"}, world.operator, 402, "insufficient_funds", "¥0.01 (1 fen) short"),
-        (f"{API}/topups", {"org_id": world.org_a, "amount_fen": -5}, clerk, 422, "invalid", "amount_fen"),
-        (f"{API}/topups", {"org_id": world.org_a, "amount_fen": 1.5}, clerk, 422, "invalid", "amount_fen"),
-        (f"{API}/vouchers", {"org_id": world.org_a, "kind": "gpu", "face_value_fen": 100, "share_percent": 50, "valid_until": until}, clerk, 422, "invalid", "kind"),
-        (f"{API}/vouchers", {"org_id": world.org_a, "kind": "compute", "face_value_fen": 100, "share_percent": 50, "valid_until": "2020-01-01T00:00:00+08:00"}, clerk, 422, "invalid", "must be in the future"),
+        (f"{API}/topups", {"org_id": world.org_a, "amount_fen": -5}, official, 422, "invalid", "amount_fen"),
+        (f"{API}/topups", {"org_id": world.org_a, "amount_fen": 1.5}, official, 422, "invalid", "amount_fen"),
+        (f"{API}/vouchers", {"org_id": world.org_a, "kind": "gpu", "face_value_fen": 100, "share_percent": 50, "valid_until": until}, official, 422, "invalid", "kind"),
+        (f"{API}/vouchers", {"org_id": world.org_a, "kind": "compute", "face_value_fen": 100, "share_percent": 50, "valid_until": "2020-01-01T00:00:00+08:00"}, official, 422, "invalid", "must be in the future"),
         (f"{API}/charges", {"org_id": world.org_a, "service": "mining", "amount_fen": 1, "idempotency_key": "k"}, world.operator, 422, "invalid", "priced services"),
         (f"{API}/topups", {"org_id": world.org_a, "amount_fen": 100}, world.a_admin, 403, "forbidden", "top up"),
-        (f"{API}/charges", {"org_id": world.org_a, "service": "training", "amount_fen": 1, "idempotency_key": "k"}, clerk, 403, "forbidden", "operator"),
+        (f"{API}/charges", {"org_id": world.org_a, "service": "training", "amount_fen": 1, "idempotency_key": "k"}, official, 403, "forbidden", "operator"),
         (f"{API}/usage-charges", None, world.a_admin, 403, "forbidden", "operator"),
     ]
     for url, body, member, status, code, words in cases:

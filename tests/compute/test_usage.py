@@ -126,9 +126,9 @@ def test_a_charge_the_org_cannot_pay_is_reported_then_billed_after_a_top_up(runt
     assert _reconcile(runtime, world.operator.actor).ok and kit.balance(world.b_member.actor, world.org_b).prepaid_fen == 0
 
 
-def test_finished_jobs_are_billed_by_their_run_time_and_vouchers_pay_first(runtime, world, kit, clerk):
+def test_finished_jobs_are_billed_by_their_run_time_and_vouchers_pay_first(runtime, world, kit, official):
     prices = PriceList(services={"training": ServicePrice(per_compute_second=Decimal("0.50"))}, job_services={"diagnostics.sleep": "training"})
-    voucher = kit.issue(clerk.actor, world.org_a, 10_000, share=40, services=["training"])
+    voucher = kit.issue(official.actor, world.org_a, 10_000, share=40, services=["training"])
     kit.topup(world.operator.actor, world.org_a, 10_000)
     with runtime.session() as session:
         job = jobs.submit_job(session, world.a_member.actor, JobSubmit(type="diagnostics.sleep", params={"steps": 1, "seconds": 0.3}))

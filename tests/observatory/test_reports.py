@@ -15,9 +15,8 @@ from aicommons.cli.main import app
 from aicommons.core import jobs
 from aicommons.core.db import utcnow
 from aicommons.core.errors import Forbidden, Invalid
-from aicommons.core.identity import actor_for_user_id, create_org, create_user
 from aicommons.core.jobs.worker import WorkerLoop
-from aicommons.core.schemas import JobSubmit, OrgCreate, OrgRole, UserCreate
+from aicommons.core.schemas import JobSubmit
 from aicommons.observatory import enterprises, reports, statistics, subsidies
 
 SECTIONS = ("targets", "ranking", "enterprises", "activity", "subsidies", "compute")
@@ -35,37 +34,28 @@ def _section(html: str, anchor: str) -> str:
 
 
 @pytest.fixture
-def official(runtime, world):
-    """A member of a government org (经信厅), which makes them an official."""
-    with runtime.session() as session:
-        org = create_org(session, world.operator.actor, OrgCreate(name="Zhejiang Economy and IT Department", kind="government"))
-        user = create_user(session, world.operator.actor, UserCreate(email="stats@gov.test", org_id=org.id, org_role=OrgRole.member))
-        return actor_for_user_id(session, user.id)
-
-
-@pytest.fixture
 def busy(runtime, world, official):
     """A platform with a quarter's worth of records: 40 sample enterprises, the sample statistics
     up to this quarter and regional evaluations of last year and this year, a dataset, a finished job, a compute voucher
     issued to org A and a charge it half paid, and org A's approved subsidy for a provincial key lab."""
     with runtime.session() as session:
-        enterprises.add_sample_enterprises(session, official, count=40, seed=3)
-        statistics.add_sample_observations(session, official, first="2024Q1", last=_this_quarter().label)
+        enterprises.add_sample_enterprises(session, official.actor, count=40, seed=3)
+        statistics.add_sample_observations(session, official.actor, first="2024Q1", last=_this_quarter().label)
         for year in (utcnow().year - 1, utcnow().year):
-            statistics.run_evaluation(session, official, statistics.SAMPLE_EVALUATION.model_copy(update={"year": year}))
+            statistics.run_evaluation(session, official.actor, statistics.SAMPLE_EVALUATION.model_copy(update={"year": year}))
         application = subsidies.apply_for_subsidy(session, world.a_admin.actor, subsidies.SubsidyRequest(
             item="key-lab", level="provincial", year=utcnow().year, project_key="lab-1"))
-        subsidies.approve_application(session, official, application.id, subsidies.Approval(reason="Recognised by the province."))
+        subsidies.approve_application(session, official.actor, application.id, subsidies.Approval(reason="Recognised by the province."))
         data.create_dataset(session, world.a_member.actor, data.DatasetCreate(name="reviews", modality="text"))
         jobs.submit_job(session, world.a_member.actor, JobSubmit(type="diagnostics.noop"))
-        compute.issue_voucher(session, official, compute.VoucherCreate(
+        compute.issue_voucher(session, official.actor, compute.VoucherCreate(
             org_id=world.org_a, kind="compute", face_value_fen=5_000_000, share_percent=50, valid_until=utcnow() + timedelta(days=90)))
-        compute.topup(session, official, compute.TopupCreate(org_id=world.org_a, amount_fen=100_000))
+        compute.topup(session, official.actor, compute.TopupCreate(org_id=world.org_a, amount_fen=100_000))
         compute.charge(session, world.operator.actor, compute.ChargeCreate(
             org_id=world.org_a, service="compute", amount_fen=20_000, idempotency_key="reports-test-charge"))
     while WorkerLoop(runtime, "reports-test-worker").run_one():
         pass
-    return official
+    return official.actor
 
 
 def test_bulletin_shows_each_section_marks_sample_data_and_renders_the_same_pdf_twice(runtime, busy):
@@ -117,7 +107,7 @@ def test_bulletin_shows_each_section_marks_sample_data_and_renders_the_same_pdf_
 def test_a_section_without_data_says_so(runtime, world, official):
     quarter = reports.Quarter(2025, 1)
     with runtime.session() as session:
-        bulletin = reports.gather_bulletin(session, official, quarter)
+        bulletin = reports.gather_bulletin(session, official.actor, quarter)
     html = reports.render_bulletin_html(bulletin)
     for anchor in SECTIONS:
         section = getattr(bulletin, anchor)

@@ -40,14 +40,14 @@ def test_quote_apply_list_show_and_decide(cli):
     assert applied.exit_code == 0, applied.output
     application = _id(applied.output)
     assert "pending; payable now 2,000,000.00 yuan" in applied.output
-    assert application in cli("clerk@binjiang.test", "list", "--status", "pending").output
-    approved = cli("clerk@binjiang.test", "approve", application, "--reason", "published", "--amount", "1500000")
+    assert application in cli("official@gov.test", "list", "--status", "pending").output
+    approved = cli("official@gov.test", "approve", application, "--reason", "published", "--amount", "1500000")
     assert approved.exit_code == 0 and "Approved: 1,500,000.00 yuan" in approved.output and "Fixed by the official at 1,500,000.00" in approved.output
     as_json = json.loads(cli("member@a.test", "show", application, "--json").output)
     assert (as_json["status"], as_json["amount"], as_json["reason"]) == ("approved", "1500000.00", "published")
     assert "At the decision (approved)" in cli("member@a.test", "show", application).output
     second = _id(cli("member@a.test", "apply", "rd-centre", "--level", "city", "--year", "2025", "--project", "centre").output)
-    rejected = cli("clerk@binjiang.test", "reject", second, "--reason", "not in the district")
+    rejected = cli("official@gov.test", "reject", second, "--reason", "not in the district")
     assert rejected.exit_code == 0 and "Rejected" in rejected.output
 
 
