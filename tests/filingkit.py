@@ -22,6 +22,17 @@ class Person:
     token: str
 
 
+def new_person(runtime, world, email, org_id, *, reviewer=False, admin=False) -> Person:
+    """A user the operator adds to an org (a platform reviewer when `reviewer`), with an API token."""
+    with runtime.session() as session:
+        user = create_user(
+            session, world.operator.actor,
+            UserCreate(email=email, org_id=org_id, org_role="admin" if admin else "member", platform_roles=["reviewer"] if reviewer else []),
+        )
+        token = create_token(session, world.operator.actor, user.id, TokenCreate(name="test"))
+        return Person(actor_for_user_id(session, user.id), token.token)
+
+
 class FilingKit:
     """Org A's model trained on breast-cancer records, and a platform reviewer from the operator org."""
 
@@ -45,13 +56,7 @@ class FilingKit:
         self.reviewer = self.person("reviewer@operator.test", world.operator.actor.org_id, reviewer=True)
 
     def person(self, email, org_id, *, reviewer=False, admin=False):
-        with self.runtime.session() as session:
-            user = create_user(
-                session, self.world.operator.actor,
-                UserCreate(email=email, org_id=org_id, org_role="admin" if admin else "member", platform_roles=["reviewer"] if reviewer else []),
-            )
-            token = create_token(session, self.world.operator.actor, user.id, TokenCreate(name="test"))
-            return Person(actor_for_user_id(session, user.id), token.token)
+        return new_person(self.runtime, self.world, email, org_id, reviewer=reviewer, admin=admin)
 
     def copy_version(self):
         """Another version of the model: the same ONNX uploaded again."""

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 import skops.io as sio
-import uvicorn
-from consolekit import PASSWORD, give_password
+from consolekit import CHROMIUM, PASSWORD, give_password, sign_in_page
 from filingkit import FilingKit
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -32,64 +26,11 @@ from aicommons.data.manifest import build_table
 from aicommons.data.schemas import DatasetCreate
 from aicommons.data.versions import write_version
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser, pytest.mark.slow,
     pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="no /usr/bin/chromium: run scripts/ensure-chromium.sh"),
 ]
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("console-screenshots")
-    print(f"\nconsole screenshots: {folder}")
-    return folder
-
-
-@pytest.fixture
-def server(runtime, world) -> Iterator[str]:
-    """The platform's app served over HTTP on a free port; `localhost`, where browsers keep Secure cookies."""
-    from aicommons.api.app import create_app
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    live = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=live.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not live.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the console server did not start"
-        time.sleep(0.05)
-    yield f"http://localhost:{port}"
-    live.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 860})
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
-def _sign_in(page, runtime, email="member@a.test"):
-    give_password(runtime, email)
-    page.goto("/")
-    page.get_by_label("电子邮箱").fill(email)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url("**/")
 
 
 def _publish_builtin(runtime, name):
@@ -123,7 +64,7 @@ def test_browse_a_built_in_dataset_searching_as_you_type(page, runtime, world, s
     _publish_builtin(runtime, "sklearn-digits")
     with runtime.session() as session:
         create_dataset(session, world.a_member.actor, DatasetCreate(name="our-reviews", modality="text"))
-    _sign_in(page, runtime)
+    sign_in_page(page, runtime)
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="数据集").click()
     sync_api.expect(page.get_by_role("link", name="our-reviews")).to_be_visible()
     page.get_by_label("按名称搜索").press_sequentially("digits", delay=30)  # htmx swaps the rows as the user types
@@ -146,7 +87,7 @@ def test_open_a_model_card(page, runtime, world, screenshots):
             name="cancer-screening", task="tabular-classification", licence="Apache-2.0", name_zh="乳腺癌筛查"))
         models.upload_version(session, runtime.blobs, world.a_member.actor, model.id, io.BytesIO(weights), "m.skops",
                               models.VersionMeta(metrics={"accuracy": 0.953}))
-    _sign_in(page, runtime)
+    sign_in_page(page, runtime)
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="模型").click()
     page.get_by_role("link", name="乳腺癌筛查").click()
     sync_api.expect(page.get_by_role("heading", name="模型卡 (v1)")).to_be_visible()
@@ -172,7 +113,7 @@ def test_find_a_filed_model_in_the_public_registry_and_check_its_certificate(pag
 
 
 def test_switch_language_to_english_and_back(page, runtime, screenshots):
-    _sign_in(page, runtime)
+    sign_in_page(page, runtime)
     page.get_by_role("button", name="English").click()
     sync_api.expect(page.get_by_role("heading", name="What your organisation has")).to_be_visible()
     assert page.locator("html").get_attribute("lang") == "en"

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from aicommons import data
 from aicommons.cli import rendering
 from aicommons.cli.jobs import finish_or_report, parse_params
 from aicommons.cli.state import CliState, state
@@ -196,6 +197,8 @@ def train(
     routes: Annotated[Path | None, typer.Option("--routes", help="SUMO .rou.xml routes.")] = None,
     cityflow_roadnet: Annotated[Path | None, typer.Option("--cityflow-roadnet", help="CityFlow roadnet.json, converted to SUMO first.")] = None,
     cityflow_flow: Annotated[Path | None, typer.Option("--cityflow-flow", help="CityFlow flow.json, converted to SUMO first.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="A traffic dataset to train on instead of files: DATASET or DATASET@N.")] = None,
+    scenario: Annotated[str | None, typer.Option("--scenario", help="With --dataset: which scenario (routes file); the first by name if not given.")] = None,
     episodes: Annotated[int, typer.Option(help="Training episodes (1 to 200).")] = 10,
     episode_duration: Annotated[float, typer.Option(help="Simulated seconds per episode (60 to 14400).")] = 3600.0,
     seed: Annotated[int, typer.Option(help="Seeds torch, exploration and SUMO: the same seed gives the same weights.")] = 0,
@@ -207,13 +210,21 @@ def train(
 ) -> None:
     """Train a learned signal controller (DQN, one scorer shared by every intersection) into a model version, as a job."""
     cli = state(ctx)
-    net_sha256, routes_sha256 = _stored_files(cli, network, routes, cityflow_roadnet, cityflow_flow)
-    spec = training.TrainingCreate(
-        net_sha256=net_sha256, routes_sha256=routes_sha256, model=model, episodes=episodes, episode_duration=episode_duration, seed=seed,
-        demonstration_episodes=demonstrations, timing=TimingSpec(action_interval=action_interval, yellow=yellow, min_green=min_green),
-    )
+    files: dict[str, str | None] = {"scenario": scenario}
+    if dataset is None:
+        files["net_sha256"], files["routes_sha256"] = _stored_files(cli, network, routes, cityflow_roadnet, cityflow_flow)
+    elif network or routes or cityflow_roadnet or cityflow_flow:
+        raise Invalid("Give either --dataset or network files (--network/--routes or --cityflow-roadnet/--cityflow-flow), not both.")
     with cli.session() as (session, actor):
-        started = training.start_training(session, cli.runtime().blobs, actor, spec)
+        if dataset is not None:
+            name, _, number = dataset.partition("@")
+            found = data.find_dataset(session, actor, name)
+            files["dataset_version_id"] = data.resolve_version(session, actor, found.id, int(number) if number.isdigit() else None).id
+        spec = training.TrainingCreate(
+            model=model, episodes=episodes, episode_duration=episode_duration, seed=seed, demonstration_episodes=demonstrations,
+            timing=TimingSpec(action_interval=action_interval, yellow=yellow, min_green=min_green), **files,
+        )
+        started = training.start_training(session, cli.runtime(), actor, spec)
     rendering.out.print(f"City Brain training [bold]{started.id}[/]: model {started.params['model_id']}, {episodes} episode(s) × {episode_duration:g} s")
     finish_or_report(cli, started, wait=wait)
     finished = _job(cli, started.id)

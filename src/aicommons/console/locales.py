@@ -1,8 +1,8 @@
 """Languages: zh-CN by default, English switchable; one gettext catalogue read with Babel.
 
-Messages are written in English in templates and routes (`_("…")`); `i18n/zh_CN.po` holds their
-Chinese. The .po file is parsed at start-up (no compiled .mo), so a plain `pip install -e .`
-serves both languages. Numbers and dates go through Babel for the visitor's locale, and times are
+Messages are written in English in templates and routes (`_("…")`); the .po files in `i18n/zh_CN/`
+(one per area of the console, read as one catalogue) hold their Chinese. They are parsed at
+start-up (no compiled .mo), so a plain `pip install -e .` serves both languages. Numbers and dates go through Babel for the visitor's locale, and times are
 shown in China Standard Time, where the platform's users are.
 """
 
@@ -28,12 +28,13 @@ TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 @functools.cache
 def _messages(language: str) -> dict[str, str]:
-    path = CATALOGUE_DIR / f"{language}.po"
-    if not path.exists():  # English is the source language: no catalogue needed
-        return {}
-    with path.open("rb") as handle:
-        catalogue = read_po(handle, locale=language)
-    return {m.id: m.string for m in catalogue if m.id and m.string and not m.fuzzy and isinstance(m.id, str)}
+    messages: dict[str, str] = {}
+    # English is the source language: it has no catalogue folder
+    for path in sorted((CATALOGUE_DIR / language).glob("*.po")):
+        with path.open("rb") as handle:
+            catalogue = read_po(handle, locale=language)
+        messages.update({m.id: m.string for m in catalogue if m.id and m.string and not m.fuzzy and isinstance(m.id, str)})
+    return messages
 
 
 def chosen(cookie: str | None) -> str:

@@ -93,6 +93,11 @@ def _check_modality(modality: str, table: pa.Table) -> None:
         raise Invalid("A text dataset needs a `text` field; name the column holding the text with text_field.")
     if modality == Modality.image and table["file_sha256"].null_count == table.num_rows:
         raise Invalid("An image dataset needs images; this upload holds none.")
+    if modality == Modality.traffic:
+        roles = set(table["role"].to_pylist()) if "role" in table.column_names else set()
+        if not {"network", "routes"} <= roles:
+            raise Invalid("A traffic dataset needs road networks and their routes (records with role 'network' and 'routes'); "
+                          "import a folder or archive of SUMO .net.xml and .rou.xml files with format 'sumo'.")
 
 
 @job_type("data.import", params=ImportParams)

@@ -17,6 +17,7 @@ class Modality(StrEnum):
     tabular = "tabular"
     text = "text"
     image = "image"
+    traffic = "traffic"  # road networks and their demand (SUMO files), for signal-control scenarios
 
 
 class DatasetCreate(Schema):

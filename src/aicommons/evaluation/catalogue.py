@@ -4,6 +4,11 @@ A test is a function `run(subject, params) -> TestOutcome` with a name, titles i
 default parameters and default thresholds. `applies(subject)` says why a test cannot run on a
 subject (a text perturbation on an image model), and the run records it as skipped with that reason.
 A suite is a named list of tests with parameters and thresholds that override the defaults.
+
+Most tests examine a classifier on records (`Subject`). A task whose models are tested another way
+(a signal controller on a road network) registers a *subject builder* for its task and tests whose
+`subject_type` is what that builder makes; a test asked to run on a subject of another type is
+recorded as skipped, naming the kind of model it examines.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class TestSpec:
     params: dict[str, Any] = field(default_factory=dict)  # defaults; a caller's params are merged over them
     thresholds: dict[str, tuple[str, float]] = field(default_factory=dict)  # metric path → (">=" | "<=", value)
     applies: Callable[[Subject], str | None] = _always  # None, or why the test cannot run on this subject
+    subject_type: type[Any] = Subject  # what the test examines; other subjects skip it
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class Suite:
 
 evaluation_tests: Registry[TestSpec] = Registry("evaluation test")
 suites: Registry[Suite] = Registry("evaluation suite")
+# Model task → how a run builds what its tests examine, for tasks not tested on classified records:
+# builder(blobs, version, task, table, *, dataset_version_id, seed, progress) -> a subject.
+subject_builders: Registry[Callable[..., Any]] = Registry("evaluation subject builder")
 
 
 def register_test(spec: TestSpec) -> TestSpec:

@@ -37,7 +37,7 @@ from aicommons.core.permissions import Action, Actor
 from aicommons.core.runtime import Runtime
 from aicommons.core.schemas import JobSubmit, Page
 from aicommons.core.tables import Job
-from aicommons.evaluation.catalogue import SuiteEntry, evaluation_tests, suites
+from aicommons.evaluation.catalogue import SuiteEntry, evaluation_tests, subject_builders, suites
 from aicommons.evaluation.hooks import evaluation_finished
 from aicommons.evaluation.outcomes import apply_thresholds, parse_thresholds
 from aicommons.evaluation.schemas import EvaluationCreate, EvaluationRead, TestResultRead
@@ -258,7 +258,10 @@ def _run_plan(ctx: JobContext, params: RunParams) -> dict[str, Any]:
         ctx.progress(0.05 + 0.9 * share, f"{plan[current['index']]['name']}: {message}" if message else plan[current["index"]]["name"])
 
     ctx.progress(0.01, "reading the model and its test records")
-    subject = build_subject(runtime.blobs, version, task, table, dataset_version_id=dataset_version_id, seed=seed, cache=cache, progress=progress)
+    if task in subject_builders:
+        subject = subject_builders.get(task)(runtime.blobs, version, task, table, dataset_version_id=dataset_version_id, seed=seed, progress=progress)
+    else:
+        subject = build_subject(runtime.blobs, version, task, table, dataset_version_id=dataset_version_id, seed=seed, cache=cache, progress=progress)
     done: list[dict[str, Any]] = list(ctx.state.get("results", []))
     for index, entry in enumerate(plan):
         if index < len(done):
@@ -289,7 +292,10 @@ def _run_test(blobs: BlobStore, subject: Subject, entry: dict[str, Any]) -> dict
     test = evaluation_tests.get(entry["name"])
     base = {"name": test.name, "title": test.title, "title_zh": test.title_zh, "category": test.category, "params": entry["params"]}
     started = time.perf_counter()
-    reason = test.applies(subject)
+    if not isinstance(subject, test.subject_type):
+        reason: str | None = f"Test {test.name!r} examines {test.subject_type.description}; this is a {subject.task or 'different'} model."
+    else:
+        reason = test.applies(subject)
     if reason is not None:
         return {**base, "status": "skipped", "notes": [reason], "seconds": 0.0}
     try:
@@ -377,10 +383,9 @@ def _split(preprocessor: Preprocessor, blobs: BlobStore, records: pa.Table, clas
 
 
 def _reproducibility(
-    version: models.ModelVersionRead, subject: Subject, dataset_version_id: str | None, manifest_sha256: str | None,
+    version: models.ModelVersionRead, subject: Any, dataset_version_id: str | None, manifest_sha256: str | None,
     seed: int, plan: list[dict[str, Any]], cache: StoredPredictionCache,
 ) -> dict[str, Any]:
-    record_ids = subject.evaluation.records["record_id"].to_pylist() if "record_id" in subject.evaluation.records.column_names else []
     libraries = {}
     for name in LIBRARIES:
         try:
@@ -389,9 +394,7 @@ def _reproducibility(
             continue
     return {
         "model_sha256": subject.model_sha256, "onnx_blob_sha256": version.onnx_sha256, "dataset_version_id": dataset_version_id,
-        "dataset_manifest_sha256": manifest_sha256, "evaluation_records": len(subject.evaluation),
-        "evaluation_records_sha256": hashlib.sha256("\n".join(map(str, record_ids)).encode()).hexdigest(),
-        "training_records": len(subject.training) if subject.training is not None else 0,
+        "dataset_manifest_sha256": manifest_sha256, **subject.inputs_summary(),
         "seed": seed, "split_seed": int(version.parameters.get("seed", 0)),
         "plan_sha256": hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest(),
         "python": platform.python_version(), "libraries": libraries,

@@ -84,6 +84,10 @@ def input_digest(inputs: dict[str, np.ndarray]) -> str:
 
 
 class Subject:
+    """A classifier (its ONNX and preprocessing) and the records it is tested on."""
+
+    description = "classifiers on records"  # what tests of this subject type examine, for skip reasons
+
     def __init__(
         self,
         *,
@@ -118,6 +122,16 @@ class Subject:
         self._preprocessor = Preprocessor(preprocessing, Signature.from_dict(signature), files or {})
         self._session: Any = None
         self._lock = threading.Lock()
+
+    def inputs_summary(self) -> dict[str, Any]:
+        """What the run was tested on, for its reproducibility record."""
+        records = self.evaluation.records
+        record_ids = records["record_id"].to_pylist() if "record_id" in records.column_names else []
+        return {
+            "evaluation_records": len(self.evaluation),
+            "evaluation_records_sha256": hashlib.sha256("\n".join(map(str, record_ids)).encode()).hexdigest(),
+            "training_records": len(self.training) if self.training is not None else 0,
+        }
 
     # --- running the model ----------------------------------------------------------------
 

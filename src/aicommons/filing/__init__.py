@@ -21,6 +21,7 @@ from aicommons.filing.filings import (
     update_filing,
 )
 from aicommons.filing.grading import Grade, GradingPolicy, Reason
+from aicommons.filing.profiles import FilingProfile, filing_profiles, profile_for
 from aicommons.filing.registry import get_registry_entry, is_publicly_servable, public_key_pem, public_report, revocations, search_registry
 from aicommons.filing.schemas import (
     AlgorithmType,
@@ -37,11 +38,11 @@ from aicommons.filing.schemas import (
 )
 
 __all__ = [
-    "AlgorithmType", "Checklist", "ChecklistAnswer", "ChecklistItem", "Document", "EvidenceRead", "FilingCreate", "FilingEnd",
+    "AlgorithmType", "Checklist", "ChecklistAnswer", "ChecklistItem", "Document", "EvidenceRead", "FilingCreate", "FilingEnd", "FilingProfile",
     "FilingRead", "FilingReview", "FilingStatus", "FilingUpdate", "Grade", "GradingPolicy", "ItemJudgement", "Issuer", "Reason",
     "RegistryEntry", "RegistryEntryDetail", "ServiceForm", "SigningKey", "Verdict", "attach_evidence", "canonical_json",
-    "certificate_bytes", "check_certificate", "create_filing", "deregister_filing", "evidence_file", "filing_document",
-    "find_filing", "get_filing", "get_registry_entry", "is_publicly_servable", "list_filings", "on_evaluation_finished",
+    "certificate_bytes", "check_certificate", "create_filing", "deregister_filing", "evidence_file", "filing_document", "filing_profiles",
+    "find_filing", "get_filing", "get_registry_entry", "is_publicly_servable", "list_filings", "on_evaluation_finished", "profile_for",
     "public_key_pem", "public_report", "review_filing", "revocation_list", "revocations", "revoke_filing", "search_registry",
     "sign_document", "submit_filing", "update_filing", "verify_document",
 ]

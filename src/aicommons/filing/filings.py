@@ -44,13 +44,12 @@ from aicommons.core.schemas import Page
 from aicommons.core.tables import Org
 from aicommons.filing import certificates, numbers
 from aicommons.filing.checklist import Checklist
-from aicommons.filing.grading import GradingPolicy
+from aicommons.filing.profiles import FilingProfile, profile_for
 from aicommons.filing.schemas import EvidenceRead, FilingCreate, FilingEnd, FilingRead, FilingReview, FilingUpdate
 from aicommons.filing.tables import Filing
 from aicommons.models.tables import Model, ModelVersion
 
 KIND = "filing"
-SUITE = "filing"
 CERTIFICATE_KIND = "aicommons.filing-certificate/v1"
 EDITABLE = ("draft", "rejected", "test_failed")
 OPEN = (*EDITABLE, "testing", "in_review")  # not yet decided: at most one per version
@@ -294,8 +293,9 @@ def submit_filing(session: Session, actor: Actor, filing_id: str) -> FilingRead:
         if original is None or original.status != "approved":
             raise Conflict(f"Filing {row.change_of!r}, which this one changes, is no longer approved; file anew instead.")
     tests = [evaluation.TestRequest(name=name, params=params) for name, params in row.evaluation_params.items()]
+    suite = _profile(session, row).suite
     run = evaluation.start_evaluation(
-        session, actor, evaluation.EvaluationCreate(version_id=row.version_id, dataset_version_id=row.dataset_version_id, suite=SUITE, tests=tests)
+        session, actor, evaluation.EvaluationCreate(version_id=row.version_id, dataset_version_id=row.dataset_version_id, suite=suite, tests=tests)
     )
     now = utcnow()
     row.answers = [a.model_dump() for a in answers]
@@ -341,7 +341,7 @@ def _settle(session: Session, row: Filing, run: evaluation.EvaluationRead) -> No
         audit.record(session, None, "filing.test_failed", KIND, row.id, org_id=row.org_id, before=before, after=_read(session, row),
                      detail={"evaluation_id": run.id})
         return
-    grade = GradingPolicy.default().grade(run.results)
+    grade = _profile(session, row).policy().grade(run.results)
     row.grade = grade.as_dict()
     row.risk_level, row.policy_sha256 = grade.level_en, grade.policy_sha256
     row.evaluation_summary = _summary(run)
@@ -350,6 +350,11 @@ def _settle(session: Session, row: Filing, run: evaluation.EvaluationRead) -> No
     session.flush()
     audit.record(session, None, "filing.grade", KIND, row.id, org_id=row.org_id, before=before, after=_read(session, row),
                  detail={"evaluation_id": run.id, "risk_level": grade.level_en, "policy_sha256": grade.policy_sha256})
+
+
+def _profile(session: Session, row: Filing) -> FilingProfile:
+    """The suite and grading policy for the filed model's task."""
+    return profile_for(session.scalar(sa.select(Model.task).where(Model.id == row.model_id)) or "")
 
 
 def _summary(run: evaluation.EvaluationRead) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def test_training_registers_a_hub_version_and_runs_use_it(runtime, world, grid):
     actor = world.a_member.actor
     net_sha256, routes_sha256 = runs.store_network(runtime.blobs, *grid)
     with runtime.session() as session:
-        queued = training.start_training(session, runtime.blobs, actor, _training(net_sha256, routes_sha256, seed=3))
+        queued = training.start_training(session, runtime, actor, _training(net_sha256, routes_sha256, seed=3))
         model = hub.find_model(session, actor, "grid-policy")  # created by the request, in the actor's org
     assert queued.type == "citybrain.train" and queued.status == "queued" and queued.params["model_id"] == model.id
     assert model.task == Task.signal_control and model.org_id == world.org_a
@@ -73,7 +73,7 @@ def test_training_registers_a_hub_version_and_runs_use_it(runtime, world, grid):
 
     # A second training of the same name trains the next version of the same model.
     with runtime.session() as session:
-        again = training.start_training(session, runtime.blobs, actor, _training(net_sha256, routes_sha256, seed=3))
+        again = training.start_training(session, runtime, actor, _training(net_sha256, routes_sha256, seed=3))
     assert again.params["model_id"] == model.id
     second = DataKit(runtime, actor).run(again)
     assert second.status == "succeeded" and second.result["number"] == 2
@@ -112,7 +112,7 @@ def test_requests_that_cannot_run_are_refused_before_anything_is_queued(runtime,
     }
     for message, (error, changes) in trainings.items():
         with runtime.session() as session, pytest.raises(error, match=re.escape(message)):
-            training.start_training(session, runtime.blobs, actor, _training(net_sha256, routes_sha256, **changes))
+            training.start_training(session, runtime, actor, _training(net_sha256, routes_sha256, **changes))
     run_params = {
         "takes params {\"model\"": (Invalid, {"onnx_path": "/etc/passwd"}),
         "'no-such-policy'": (NotFound, {"model": "no-such-policy@1"}),

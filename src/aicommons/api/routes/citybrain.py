@@ -64,7 +64,7 @@ def get_run(run_id: str, session: SessionDep, actor: ActorDep) -> RunRead:
 @router.post("/training", response_model=JobRead, status_code=201)
 def start_training(spec: TrainingCreate, session: SessionDep, actor: ActorDep, runtime: RuntimeDep) -> JobRead:
     """Queue the training of a learned signal controller; it becomes the next version of the named model."""
-    return training.start_training(session, runtime.blobs, actor, spec)
+    return training.start_training(session, runtime, actor, spec)
 
 
 @router.get("/training/{job_id}", response_model=JobRead)

@@ -27,11 +27,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
+from aicommons import data
 from aicommons.core import audit
-from aicommons.core.blobs import BlobStore
 from aicommons.core.errors import Invalid, NotFound, not_found
 from aicommons.core.jobs import JobContext, get_job, job_type, submit_job
 from aicommons.core.permissions import Action, Actor
+from aicommons.core.runtime import Runtime
 from aicommons.core.schemas import JobRead, JobSubmit, Schema
 from aicommons.models.artifacts import Artifact, signature_of
 from aicommons.models.hub import create_model, find_model, model_row, register_version
@@ -44,6 +45,7 @@ from aicommons.scenarios.citybrain.learning import (
     LearnedController,
     train_policy,
 )
+from aicommons.scenarios.citybrain.network_datasets import traffic_scenarios
 from aicommons.scenarios.citybrain.schemas import Sha256, TimingSpec
 
 KIND = "citybrain training"
@@ -53,8 +55,14 @@ MIN_EPISODE_DURATION, MAX_EPISODE_DURATION = 60.0, 14_400.0
 
 
 class TrainingCreate(Schema):
-    net_sha256: Sha256 = Field(description="The SUMO .net.xml, uploaded with POST /citybrain/files.")
-    routes_sha256: Sha256 = Field(description="The SUMO .rou.xml, uploaded with POST /citybrain/files.")
+    net_sha256: Sha256 | None = Field(None, description="The SUMO .net.xml, uploaded with POST /citybrain/files (or give dataset_version_id).")
+    routes_sha256: Sha256 | None = Field(None, description="The SUMO .rou.xml, uploaded with POST /citybrain/files (or give dataset_version_id).")
+    dataset_version_id: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        None, description="A traffic dataset version to train on instead of uploaded files; it becomes the model version's training data."
+    )
+    scenario: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        None, description="Which of the dataset version's scenarios (routes files) to train on; the first by name when not given."
+    )
     model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = Field(
         description="A model id (mdl_…) you may write, or a name: your organisation's model of that name, created (task signal-control) if there is none."
     )
@@ -71,6 +79,8 @@ class TrainingJobParams(BaseModel):
     model_id: str = Field(max_length=40)
     net_sha256: str = Field(max_length=64)
     routes_sha256: str = Field(max_length=64)
+    dataset_version_id: str | None = Field(None, max_length=40)
+    scenario: str | None = Field(None, max_length=500)
     episodes: int
     episode_duration: float
     seed: int
@@ -78,22 +88,44 @@ class TrainingJobParams(BaseModel):
     timing: dict[str, float]
 
 
-def start_training(session: Session, blobs: BlobStore, actor: Actor, spec: TrainingCreate) -> JobRead:
+def start_training(session: Session, runtime: Runtime, actor: Actor, spec: TrainingCreate) -> JobRead:
     """Check the request and queue its job; refuse before queueing (or creating a model) anything that cannot run."""
     _check_range(spec)
-    runs.check_files(blobs, spec.net_sha256, spec.routes_sha256)
+    net_sha256, routes_sha256, scenario = _training_files(session, runtime, actor, spec)
+    runs.check_files(runtime.blobs, net_sha256, routes_sha256)
     model_id = _writable_model(session, actor, spec.model)
     params = TrainingJobParams(
-        model_id=model_id, net_sha256=spec.net_sha256, routes_sha256=spec.routes_sha256, episodes=spec.episodes,
+        model_id=model_id, net_sha256=net_sha256, routes_sha256=routes_sha256, dataset_version_id=spec.dataset_version_id,
+        scenario=scenario, episodes=spec.episodes,
         episode_duration=spec.episode_duration, seed=spec.seed, demonstration_episodes=spec.demonstration_episodes,
         timing=spec.timing.model_dump(),
     )
     job = submit_job(session, actor, JobSubmit(type=JOB_TYPE, params=params.model_dump(mode="json")))
     audit.record(
         session, actor, "citybrain.train", KIND, job.id, org_id=actor.org_id,
-        detail={"model_id": model_id, "episodes": spec.episodes, "seed": spec.seed, "net_sha256": spec.net_sha256, "routes_sha256": spec.routes_sha256},
+        detail={"model_id": model_id, "episodes": spec.episodes, "seed": spec.seed, "net_sha256": net_sha256, "routes_sha256": routes_sha256,
+                "dataset_version_id": spec.dataset_version_id, "scenario": scenario},
     )
     return job
+
+
+def _training_files(session: Session, runtime: Runtime, actor: Actor, spec: TrainingCreate) -> tuple[str, str, str | None]:
+    """(network, routes, scenario name): the uploaded files, or a scenario of a traffic dataset version the actor may read."""
+    if spec.dataset_version_id is None:
+        if spec.net_sha256 is None or spec.routes_sha256 is None or spec.scenario is not None:
+            raise Invalid("Give net_sha256 and routes_sha256 (uploaded files), or dataset_version_id (and optionally scenario) of a traffic dataset.")
+        return spec.net_sha256, spec.routes_sha256, None
+    if spec.net_sha256 is not None or spec.routes_sha256 is not None:
+        raise Invalid("Give either dataset_version_id or net_sha256 and routes_sha256, not both.")
+    table = data.read_version_table(session, data.manifest_cache(runtime), actor, spec.dataset_version_id)
+    scenarios = traffic_scenarios(table)
+    if spec.scenario is None:
+        chosen = scenarios[0]
+    else:
+        chosen = next((s for s in scenarios if s.name == spec.scenario), None)
+        if chosen is None:
+            raise Invalid(f"Dataset version {spec.dataset_version_id!r} has no scenario {spec.scenario!r}; it has {', '.join(s.name for s in scenarios)}.")
+    return chosen.net_sha256, chosen.routes_sha256, chosen.name
 
 
 def get_training(session: Session, actor: Actor, job_id: str) -> JobRead:
@@ -177,12 +209,13 @@ def run_training(ctx: JobContext, params: TrainingJobParams) -> dict[str, Any]:
     lineage = {
         "network_sha256": params.net_sha256, "routes_sha256": params.routes_sha256, "episodes": params.episodes,
         "episode_duration": params.episode_duration, "seed": params.seed, "timing": dataclasses.asdict(timing),
-        "hyperparameters": policy.hyperparameters,
+        "hyperparameters": policy.hyperparameters, "scenario": params.scenario,
     }
     state: dict[str, Any] = {}
     with ctx.step(state) as session:
         version = register_version(
-            session, ctx.runtime.blobs, ctx.actor, params.model_id, artifact, meta=VersionMeta(metrics=metrics),
+            session, ctx.runtime.blobs, ctx.actor, params.model_id, artifact,
+            meta=VersionMeta(metrics=metrics, dataset_version_ids=[params.dataset_version_id] if params.dataset_version_id else []),
             operation="train", parameters=lineage, job_id=ctx.job_id,
         )
         state["result"] = {
