@@ -204,3 +204,19 @@ def test_a_boxes_project_serves_its_image_to_another_orgs_worker(client, runtime
     assert outside.status_code == 422 and "16×12" in outside.json()["error"]["message"], outside.text
     answered = client.post(url, json={"value": [[1, 1, 15, 11, "cat"]], "seconds": 6}, headers=auth(world.b_member))
     assert answered.status_code == 201 and answered.json()["value"] == [[1, 1, 15, 11, "cat"]], answered.text
+
+
+def test_a_worker_skips_a_task_and_is_not_given_its_item_again(client, runtime, world):
+    version, _, _ = _reviews(runtime, world)
+    project = _create(client, world.a_member, version.id)
+    client.post(f"{PROJECTS}/{project['id']}/join", headers=auth(world.a_member))
+    task = _next(client, world.a_member, project["id"]).json()
+    url = f"{API}/annotation/tasks/{task['id']}/skip"
+    assert client.post(url, headers=auth(world.b_member)).status_code in (403, 404)  # not theirs
+    assert client.post(url, headers=auth(world.a_member)).status_code == 204
+    following = _next(client, world.a_member, project["id"]).json()
+    assert following["id"] != task["id"] and following["record_id"] != task["record_id"]
+    answered = client.post(f"{API}/annotation/tasks/{following['id']}/answer", json={"value": "positive"}, headers=auth(world.a_member))
+    assert answered.status_code == 201
+    again = client.post(f"{API}/annotation/tasks/{following['id']}/skip", headers=auth(world.a_member))
+    assert again.status_code == 409 and "answered" in again.json()["error"]["message"]

@@ -78,6 +78,17 @@ def submit_answer(
     return annotation.submit_answer(session, actor, task_id, answer, project_id=project_id)
 
 
+@router.post("/annotation/tasks/{task_id}/skip", status_code=204)
+def skip_task(
+    task_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    project_id: Annotated[str | None, Query(max_length=40, description="When given, the task must belong to this project (404 otherwise).")] = None,
+) -> None:
+    """Give back one of your unanswered tasks; you are not given its item again (409 if already answered)."""
+    annotation.skip_task(session, actor, task_id, project_id=project_id)
+
+
 @router.get("/annotation/tasks/{task_id}/file")
 def task_file(task_id: str, session: SessionDep, actor: ActorDep, runtime: RuntimeDep) -> StreamingResponse:
     """The image of a task's item, for its worker (of any org) and the project's owner org."""

@@ -201,6 +201,35 @@ def task_file(session: Session, actor: Actor, task_id: str) -> tuple[str, str]:
     return payload["file_sha256"], payload.get("file_name") or "file"
 
 
+def skip_task(session: Session, actor: Actor, task_id: str, *, project_id: str | None = None) -> None:
+    """Give one's own unanswered task back: it stops holding its item at once (as if it had
+    expired), and the worker is never given that item again. A skipped qualification item counts
+    as wrong, like one left to expire. Skipping a task that is already answered is a Conflict;
+    one that has expired is already given back and nothing changes."""
+    task = session.get(AnnotationTask, task_id)
+    if task is None or (project_id is not None and task.project_id != project_id):
+        raise not_found("annotation task", task_id)
+    try:
+        project = project_row(session, actor, task.project_id, Action.run, lock=True)
+    except NotFound:
+        raise not_found("annotation task", task_id) from None
+    session.refresh(task)
+    if task.user_id != actor.user_id:
+        raise Forbidden(f"Task {task_id!r} is assigned to another worker; you may skip only the tasks given to you.")
+    if task.answered_at is not None:
+        raise Conflict(f"Task {task_id!r} has already been answered; there is nothing to skip.")
+    now = utcnow()
+    if task.expires_at <= now:
+        return
+    task.expires_at = now
+    session.flush()
+    item = _item(session, task.item_id)
+    audit.record(
+        session, actor, "annotation.task.skip", "annotation_task", task.id, org_id=project.org_id,
+        detail={"project_id": project.id, "record_id": item.record_id, "user_id": actor.user_id},
+    )
+
+
 # --- answers ----------------------------------------------------------------------------------
 
 

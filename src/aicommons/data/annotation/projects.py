@@ -22,7 +22,7 @@ from aicommons.core.db import utcnow
 from aicommons.core.errors import Conflict, Invalid, invalid_parameter, not_found
 from aicommons.core.ids import new_id
 from aicommons.core.pagination import page_rows
-from aicommons.core.permissions import Action, Actor, require, visible_clause
+from aicommons.core.permissions import Action, Actor, can, require, visible_clause
 from aicommons.core.schemas import Page
 from aicommons.core.tables import User
 from aicommons.data.annotation import aggregation
@@ -62,17 +62,42 @@ def label_schema(project: AnnotationProject) -> LabelSchema:
 
 
 def read_project(session: Session, project: AnnotationProject) -> ProjectRead:
+    return read_projects(session, [project])[0]
+
+
+def read_projects(session: Session, projects: list[AnnotationProject]) -> list[ProjectRead]:
+    """The projects with their item, answer and worker counts: three grouped queries for any
+    number of projects (a list page must not ask once per row)."""
+    ids = [p.id for p in projects]
+    if not ids:
+        return []
     items = AnnotationItem
-    counts = session.execute(
-        sa.select(
-            sa.func.count().filter(items.is_gold.is_(False)),
-            sa.func.count().filter(items.is_gold.is_(False), items.state == "done"),
-            sa.func.count().filter(items.is_gold.is_(True)),
-            sa.func.count().filter(items.is_qualification.is_(True)),
-        ).where(items.project_id == project.id)
-    ).one()
-    answers = session.scalar(sa.select(sa.func.count()).where(AnnotationAnswer.project_id == project.id)) or 0
-    workers = session.scalar(sa.select(sa.func.count()).where(AnnotationWorker.project_id == project.id)) or 0
+    item_counts = {
+        row[0]: row[1:]
+        for row in session.execute(
+            sa.select(
+                items.project_id,
+                sa.func.count().filter(items.is_gold.is_(False)),
+                sa.func.count().filter(items.is_gold.is_(False), items.state == "done"),
+                sa.func.count().filter(items.is_gold.is_(True)),
+                sa.func.count().filter(items.is_qualification.is_(True)),
+            ).where(items.project_id.in_(ids)).group_by(items.project_id)
+        )
+    }
+    answers = dict(
+        session.execute(
+            sa.select(AnnotationAnswer.project_id, sa.func.count()).where(AnnotationAnswer.project_id.in_(ids)).group_by(AnnotationAnswer.project_id)
+        ).all()
+    )
+    workers = dict(
+        session.execute(
+            sa.select(AnnotationWorker.project_id, sa.func.count()).where(AnnotationWorker.project_id.in_(ids)).group_by(AnnotationWorker.project_id)
+        ).all()
+    )
+    return [_project_read(p, item_counts.get(p.id, (0, 0, 0, 0)), answers.get(p.id, 0), workers.get(p.id, 0)) for p in projects]
+
+
+def _project_read(project: AnnotationProject, counts: Any, answers: int, workers: int) -> ProjectRead:
     return ProjectRead(
         id=project.id, org_id=project.org_id, name=project.name, visibility=project.visibility, status=project.status,
         dataset_id=project.dataset_id, dataset_version_id=project.dataset_version_id, label_schema=label_schema(project),
@@ -89,20 +114,29 @@ def read_project(session: Session, project: AnnotationProject) -> ProjectRead:
 
 
 def worker_read(session: Session, worker: AnnotationWorker) -> WorkerRead:
+    return worker_reads(session, [worker])[0]
+
+
+def worker_reads(session: Session, workers: list[AnnotationWorker]) -> list[WorkerRead]:
+    """The workers with their e-mails, looked up in one query."""
     from aicommons.data.annotation.quality import SkillEstimate
 
-    email = session.scalar(sa.select(User.email).where(User.id == worker.user_id)) or ""
-    skill = SkillEstimate(correct=worker.skill_correct, wrong=worker.skill_wrong)
-    return WorkerRead(
-        project_id=worker.project_id, user_id=worker.user_id, org_id=worker.org_id, email=email,
-        qualification=worker.qualification, qualification_reason=worker.qualification_reason,  # type: ignore[arg-type]
-        qualified=worker.qualification in ("none", "passed"), tasks=worker.tasks, answers=worker.answers,
-        gold_answers=worker.gold_answers,
-        gold_accuracy=round(worker.gold_correct / worker.gold_answers, 4) if worker.gold_answers else None,
-        skill_accuracy=round(float(skill.accuracy), 4), skill_correct=worker.skill_correct, skill_wrong=worker.skill_wrong,
-        flags=worker.flags or [], weight=worker.weight, points=worker.points, joined_at=worker.joined_at,
-        last_answer_at=worker.last_answer_at,
-    )
+    user_ids = sorted({w.user_id for w in workers})
+    emails = dict(session.execute(sa.select(User.id, User.email).where(User.id.in_(user_ids))).all()) if user_ids else {}
+    reads = []
+    for worker in workers:
+        skill = SkillEstimate(correct=worker.skill_correct, wrong=worker.skill_wrong)
+        reads.append(WorkerRead(
+            project_id=worker.project_id, user_id=worker.user_id, org_id=worker.org_id, email=emails.get(worker.user_id, ""),
+            qualification=worker.qualification, qualification_reason=worker.qualification_reason,  # type: ignore[arg-type]
+            qualified=worker.qualification in ("none", "passed"), tasks=worker.tasks, answers=worker.answers,
+            gold_answers=worker.gold_answers,
+            gold_accuracy=round(worker.gold_correct / worker.gold_answers, 4) if worker.gold_answers else None,
+            skill_accuracy=round(float(skill.accuracy), 4), skill_correct=worker.skill_correct, skill_wrong=worker.skill_wrong,
+            flags=worker.flags or [], weight=worker.weight, points=worker.points, joined_at=worker.joined_at,
+            last_answer_at=worker.last_answer_at,
+        ))
+    return reads
 
 
 # --- create -----------------------------------------------------------------------------------
@@ -241,7 +275,33 @@ def list_projects(
     if dataset_id is not None:
         stmt = stmt.where(AnnotationProject.dataset_id == dataset_id)
     rows, next_cursor = page_rows(session, stmt, AnnotationProject.id, limit=limit, cursor=cursor, owner="list_projects")
-    return Page[ProjectRead](items=[read_project(session, r) for r in rows], next_cursor=next_cursor)
+    return Page[ProjectRead](items=read_projects(session, rows), next_cursor=next_cursor)
+
+
+def list_taking_part(session: Session, actor: Actor, *, limit: int = 50, cursor: str | None = None) -> Page[ProjectRead]:
+    """The projects the actor's org owns and those the actor works on, newest first."""
+    joined = sa.exists().where(AnnotationWorker.project_id == AnnotationProject.id, AnnotationWorker.user_id == actor.user_id)
+    stmt = sa.select(AnnotationProject).where(
+        visible_clause(actor, KIND, AnnotationProject), sa.or_(AnnotationProject.org_id == actor.org_id, joined)
+    )
+    rows, next_cursor = page_rows(session, stmt, AnnotationProject.id, limit=limit, cursor=cursor, owner="list_taking_part")
+    return Page[ProjectRead](items=read_projects(session, rows), next_cursor=next_cursor)
+
+
+def joined_project_ids(session: Session, actor: Actor, project_ids: list[str]) -> set[str]:
+    """Which of these projects the actor has joined as a worker."""
+    if not project_ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(AnnotationWorker.project_id).where(AnnotationWorker.user_id == actor.user_id, AnnotationWorker.project_id.in_(project_ids))
+        )
+    )
+
+
+def may_manage(session: Session, actor: Actor, project_id: str) -> bool:
+    """Whether the actor may see the project's workers and results and review them (its owner org)."""
+    return can(session, actor, Action.write, KIND, project_row(session, actor, project_id))
 
 
 def update_project(session: Session, actor: Actor, project_id: str, change: ProjectUpdate) -> ProjectRead:
@@ -309,6 +369,13 @@ def worker_row(session: Session, project: AnnotationProject, actor: Actor) -> An
     return worker
 
 
+def own_worker(session: Session, actor: Actor, project_id: str) -> WorkerRead | None:
+    """The actor's own membership of the project, or None when they have not joined it."""
+    project = project_row(session, actor, project_id)
+    worker = session.get(AnnotationWorker, (project.id, actor.user_id))
+    return worker_read(session, worker) if worker is not None else None
+
+
 def list_workers(session: Session, actor: Actor, project_id: str) -> list[WorkerRead]:
     """The project's workers with their skill, answers, gold accuracy, flags (with reasons) and
     weight; for the owner org."""
@@ -316,7 +383,7 @@ def list_workers(session: Session, actor: Actor, project_id: str) -> list[Worker
     rows = session.scalars(
         sa.select(AnnotationWorker).where(AnnotationWorker.project_id == project.id).order_by(AnnotationWorker.joined_at, AnnotationWorker.user_id)
     )
-    return [worker_read(session, w) for w in rows]
+    return worker_reads(session, list(rows))
 
 
 def get_worker(session: Session, actor: Actor, project_id: str, user_id: str | None = None) -> WorkerRead:

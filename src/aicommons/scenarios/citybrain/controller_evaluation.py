@@ -43,30 +43,15 @@ import pyarrow as pa
 from aicommons.core.blobs import BlobStore
 from aicommons.core.errors import Invalid
 from aicommons.evaluation.builtin import charts
-from aicommons.evaluation.catalogue import (
-    Suite,
-    SuiteEntry,
-    TestSpec,
-    register_suite,
-    register_test,
-    subject_builders,
-)
+from aicommons.evaluation.catalogue import Suite, SuiteEntry, TestSpec, register_suite, register_test, subject_builders
 from aicommons.evaluation.outcomes import Chart, TestOutcome
 from aicommons.filing.grading import GradingPolicy
 from aicommons.filing.profiles import FilingProfile, filing_profiles
 from aicommons.models.schemas import ModelVersionRead, Task
-from aicommons.scenarios.citybrain.controllers import (
-    Controller,
-    FixedTime,
-    MaxPressure,
-    Timing,
-)
+from aicommons.scenarios.citybrain.controllers import Controller, FixedTime, MaxPressure, Timing
 from aicommons.scenarios.citybrain.learning import LearnedController
 from aicommons.scenarios.citybrain.network import Intersection, LaneState, Observation
-from aicommons.scenarios.citybrain.network_datasets import (
-    TrafficScenario,
-    traffic_scenarios,
-)
+from aicommons.scenarios.citybrain.network_datasets import TrafficScenario, traffic_scenarios
 from aicommons.scenarios.citybrain.simulation import Trip, run_episode
 
 MODEL, FIXED_TIME, MAX_PRESSURE = "model", "fixed-time", "max-pressure"
