@@ -184,13 +184,21 @@ def post(
 
 
 def read_transaction(session: Session, transaction: LedgerTransaction) -> TransactionRead:
-    rows = session.execute(
-        sa.select(LedgerPosting, LedgerAccount.key).join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
-        .where(LedgerPosting.transaction_id == transaction.id).order_by(LedgerPosting.amount_fen, LedgerAccount.key)
-    )
-    postings = [PostingRead(account_id=p.account_id, account_key=key, amount_fen=p.amount_fen, currency=p.currency) for p, key in rows]
-    fields = {c.key: getattr(transaction, c.key) for c in LedgerTransaction.__table__.columns if c.key not in ("body_digest",)}
-    return TransactionRead(**fields, postings=postings)
+    return read_transactions(session, [transaction])[0]
+
+
+def read_transactions(session: Session, transactions: list[LedgerTransaction]) -> list[TransactionRead]:
+    """The transactions with their postings, read in one query whatever their number (a page lists fifty)."""
+    postings: dict[str, list[PostingRead]] = {t.id: [] for t in transactions}
+    if transactions:
+        rows = session.execute(
+            sa.select(LedgerPosting, LedgerAccount.key).join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+            .where(LedgerPosting.transaction_id.in_(list(postings))).order_by(LedgerPosting.amount_fen, LedgerAccount.key)
+        )
+        for p, key in rows:
+            postings[p.transaction_id].append(PostingRead(account_id=p.account_id, account_key=key, amount_fen=p.amount_fen, currency=p.currency))
+    columns = [c.key for c in LedgerTransaction.__table__.columns if c.key != "body_digest"]
+    return [TransactionRead(**{c: getattr(t, c) for c in columns}, postings=postings[t.id]) for t in transactions]
 
 
 # --- top-ups and reads ------------------------------------------------------------------------------
@@ -243,4 +251,4 @@ def list_transactions(
     if kind is not None:
         stmt = stmt.where(LedgerTransaction.kind == kind)
     rows, next_cursor = page_rows(session, stmt, LedgerTransaction.id, limit=limit, cursor=cursor, owner="list_transactions")
-    return Page[TransactionRead](items=[read_transaction(session, t) for t in rows], next_cursor=next_cursor)
+    return Page[TransactionRead](items=read_transactions(session, rows), next_cursor=next_cursor)

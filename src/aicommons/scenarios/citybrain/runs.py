@@ -8,6 +8,11 @@ job materialises the two files into a scratch folder, simulates one episode per 
 each finished episode in its own transaction, so a run whose worker dies resumes after the last
 finished seed. The summary is mean ± std over seeds (sample std; 0 for a single seed).
 
+An episode record may carry a `queue_timeline` (signal-control's do, see `simulation`): it is kept
+out of the episode and stored beside the episodes under the results' `timelines`, by seed, so
+the console can replay queue lengths over the network (`get_queue_timeline`, `get_network_map`)
+while the episodes keep their metrics only.
+
 A run has a **kind** (`run_kinds`): "signal-control" measures the controller alone; other kinds
 ("green-wave", "incidents") simulate something beside it, described by the run's `scenario`
 parameters, and keep their own per-seed results and summary. Every kind shares the table, the
@@ -17,6 +22,7 @@ job, the listing and the refusals above.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import statistics
 import tempfile
 from collections.abc import Callable, Sequence
@@ -282,7 +288,12 @@ def list_runs(
     if controller:
         stmt = stmt.where(CityBrainRun.controller == controller)
     rows, next_cursor = page_rows(session, stmt, CityBrainRun.id, limit=limit, cursor=cursor, owner="list_runs")
-    return Page[RunRead](items=[_read(session, r) for r in rows], next_cursor=next_cursor)
+    # The page's jobs in one query, held here while `_read` finds each in the session (its identity
+    # map keeps only weak references): not one query per run.
+    jobs = session.scalars(sa.select(Job).where(Job.id.in_([r.job_id for r in rows]))).all() if rows else []
+    items = [_read(session, r) for r in rows]
+    del jobs
+    return Page[RunRead](items=items, next_cursor=next_cursor)
 
 
 def _read(session: Session, row: CityBrainRun) -> RunRead:
@@ -296,6 +307,141 @@ def _read(session: Session, row: CityBrainRun) -> RunRead:
         summary={k: MetricSummary(**v) for k, v in results.get("summary", {}).items()},
         created_at=row.created_at, finished_at=row.finished_at,
     )
+
+
+def headline(run: RunRead) -> tuple[str, MetricSummary | None]:
+    """The summary metric a run of its kind leads with, and its mean ± std (None until the run has one)."""
+    metric = run_kinds.get(run.kind).headline
+    return metric, run.summary.get(metric)
+
+
+EPISODE_NUMBERS = ("average_travel_time", "throughput", "average_queue", "average_delay", "vehicles", "teleports")
+
+
+def episode_columns(kind: str) -> tuple[str, ...]:
+    """The per-seed numbers worth a column for a run of `kind`: the kind's own, or signal control's."""
+    return run_kinds.get(kind).columns or EPISODE_NUMBERS
+
+
+# --- replay: the network's geometry and the queues over time ------------------------------------
+
+
+@dataclass(frozen=True)
+class MapIntersection:
+    """A signalised intersection where the map draws it: the mean position of the junctions its light controls."""
+
+    id: str  # the traffic-light id, as in the episodes' per_intersection and the queue timeline
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class NetworkMap:
+    """A network's geometry in SUMO's metres (y grows northwards): junctions, roads between them, signalised intersections."""
+
+    junctions: dict[str, tuple[float, float]]
+    roads: tuple[tuple[str, str], ...]  # junction id pairs, each road once whatever its directions
+    intersections: tuple[MapIntersection, ...]
+
+
+@dataclass(frozen=True)
+class QueueTimeline:
+    """One seed's halting vehicles per intersection, sampled every `interval` simulated seconds."""
+
+    seed: int
+    interval: float
+    times: list[float]
+    queues: dict[str, list[int]]  # intersection id → one count per time
+
+
+def read_network_map(net_file: Path) -> NetworkMap:
+    """The geometry of a SUMO .net.xml: every junction, every road (internal edges left out), every signalised intersection."""
+    import sumolib  # imported here so the package imports without the citybrain extra
+
+    net = sumolib.net.readNet(str(net_file))
+    junctions = {node.getID(): tuple(float(c) for c in node.getCoord()[:2]) for node in net.getNodes()}
+    roads = dict.fromkeys(
+        tuple(sorted((edge.getFromNode().getID(), edge.getToNode().getID()))) for edge in net.getEdges()
+    )  # fmt: skip
+    lights = {tls.getID(): tls for tls in net.getTrafficLights()}
+    intersections = []
+    for controlled in read_network(net_file):  # the lights a controller drives, as the runs measure them
+        nodes = {lane.getEdge().getToNode().getID() for lane, _, _ in lights[controlled.id].getConnections()}
+        points = [junctions[node] for node in sorted(nodes)]
+        intersections.append(MapIntersection(
+            controlled.id, sum(x for x, _ in points) / len(points), sum(y for _, y in points) / len(points),
+        ))  # fmt: skip
+    return NetworkMap(junctions=junctions, roads=tuple(roads), intersections=tuple(intersections))  # type: ignore[arg-type]
+
+
+_MAPS: dict[str, NetworkMap] = {}  # net sha256 → its map: a blob never changes, so neither does its map
+_MAPS_KEPT = 32
+
+
+def get_network_map(session: Session, blobs: BlobStore, actor: Actor, run_id: str) -> NetworkMap | None:
+    """The geometry of the network a run simulated (readable by whoever may read the run); None
+    where this process cannot read SUMO networks (installed without the citybrain extra)."""
+    row = _row(session, actor, run_id)
+    if importlib.util.find_spec("sumolib") is None:
+        return None
+    if row.net_sha256 not in _MAPS:
+        with tempfile.TemporaryDirectory(prefix="citybrain-map-") as scratch:
+            net_file = Path(scratch) / NET_NAME
+            blobs.copy_to(row.net_sha256, net_file)
+            if len(_MAPS) >= _MAPS_KEPT:
+                _MAPS.pop(next(iter(_MAPS)))
+            _MAPS[row.net_sha256] = read_network_map(net_file)
+    return _MAPS[row.net_sha256]
+
+
+def get_queue_timeline(session: Session, actor: Actor, run_id: str, seed: int) -> QueueTimeline | None:
+    """A finished seed's queue timeline; None while the seed has not finished or when its kind records none."""
+    row = _row(session, actor, run_id)
+    if seed not in row.seeds:
+        raise Invalid(f"Run {run_id!r} simulated seeds {row.seeds!r}; it has no seed {seed!r}.")
+    found = (row.results or {}).get("timelines", {}).get(str(seed))
+    if not found:
+        return None
+    return QueueTimeline(seed=seed, interval=float(found["interval"]), times=list(found["times"]), queues=dict(found["queues"]))
+
+
+# --- comparing controllers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ControllerResult:
+    """One controller's finished signal-control runs on a network: means over all their seeds."""
+
+    controller: str
+    runs: int
+    seeds: int
+    average_travel_time: float
+    throughput: float
+
+
+def compare_controllers(session: Session, actor: Actor, run_id: str) -> list[ControllerResult]:
+    """Every controller's finished signal-control runs on the same network, routes and duration as
+    `run_id` that the actor may read, pooled over their seeds; shortest travel time first."""
+    row = _row(session, actor, run_id)
+    stmt = sa.select(CityBrainRun).where(
+        CityBrainRun.kind == "signal-control", CityBrainRun.net_sha256 == row.net_sha256, CityBrainRun.routes_sha256 == row.routes_sha256,
+        CityBrainRun.duration == row.duration, CityBrainRun.finished_at.is_not(None),
+    )  # fmt: skip
+    if not actor.is_operator:
+        stmt = stmt.where(CityBrainRun.org_id == actor.org_id)
+    pooled: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+    for run in session.scalars(stmt.order_by(CityBrainRun.id)):
+        runs_counted, episodes = pooled.get(run.controller, (0, []))
+        pooled[run.controller] = (runs_counted + 1, episodes + list((run.results or {}).get("episodes", [])))
+    results = [
+        ControllerResult(
+            controller=name, runs=count, seeds=len(episodes),
+            average_travel_time=statistics.fmean(float(e["average_travel_time"]) for e in episodes),
+            throughput=statistics.fmean(float(e["throughput"]) for e in episodes),
+        )
+        for name, (count, episodes) in pooled.items() if episodes
+    ]  # fmt: skip
+    return sorted(results, key=lambda r: (r.average_travel_time, r.controller))
 
 
 # --- the job ----------------------------------------------------------------------------------
@@ -315,6 +461,7 @@ def run_simulation(ctx: JobContext, params: RunParams) -> dict[str, Any]:
     kind = run_kinds.get(spec["kind"])
     seeds = list(spec["seeds"])
     episodes: list[dict[str, Any]] = list(ctx.state.get("episodes", []))
+    timelines: dict[str, dict[str, Any]] = dict(ctx.state.get("timelines", {}))
     with tempfile.TemporaryDirectory(prefix="citybrain-run-") as scratch:
         ctx.progress(0.01, "materialising the network and routes")
         net_file, route_file = materialise(ctx.runtime.blobs, spec["net_sha256"], spec["routes_sha256"], Path(scratch))
@@ -332,14 +479,17 @@ def run_simulation(ctx: JobContext, params: RunParams) -> dict[str, Any]:
                 net_file=net_file, route_file=route_file, controller=lambda: build_controller(spec["controller"], arguments),
                 timing=Timing(**spec["timing"]), seed=seed, duration=spec["duration"], scenario=dict(spec["scenario"] or {}), progress=progress,
             ))  # fmt: skip
+            timeline = episode.pop("queue_timeline", None)
+            if timeline:
+                timelines[str(seed)] = timeline
             episodes.append(episode)
             ctx.log(f"seed {seed}: " + ", ".join(f"{k} {v:.4g}" for k, v in episode.items() if isinstance(v, float | int) and not isinstance(v, bool))[:400])
-            with ctx.step({"episodes": episodes}) as session:
-                session.get(CityBrainRun, params.run_id).results = {"episodes": list(episodes)}
+            with ctx.step({"episodes": episodes, "timelines": timelines}) as session:
+                session.get(CityBrainRun, params.run_id).results = {"episodes": list(episodes), "timelines": dict(timelines)}
     summary = kind.summarise(episodes)
-    with ctx.step({"episodes": episodes, "finished": True}) as session:
+    with ctx.step({"episodes": episodes, "timelines": timelines, "finished": True}) as session:
         row = session.get(CityBrainRun, params.run_id)
-        row.results = {"episodes": list(episodes), "summary": summary}
+        row.results = {"episodes": list(episodes), "summary": summary, "timelines": dict(timelines)}
         row.finished_at = utcnow()
     headline = summary.get(kind.headline, {"mean": float("nan"), "std": 0.0})
     ctx.progress(1.0, f"{kind.headline.replace('_', ' ')} {headline['mean']:.4g} ± {headline['std']:.2g} over {len(seeds)} seed(s)")

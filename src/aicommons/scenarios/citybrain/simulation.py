@@ -21,7 +21,9 @@ Choices, made to match the literature this scenario is compared with (CityFlow r
 - **Delay** is SUMO's time loss (time lost against driving at the desired speed) plus the wait to
   enter the network, per vehicle, for the same vehicles as travel time.
 - **Queue** is the number of halting vehicles (speed < 0.1 m/s) per incoming lane, averaged over
-  decision steps. Per intersection, "delay" is LibSignal's lane delay, 1 − mean speed / speed
+  decision steps. For replaying an episode, `EpisodeResult.queue_timeline` also samples, every
+  `TIMELINE_INTERVAL` simulated seconds from the start, each intersection's halting vehicles summed
+  over its incoming lanes (whole vehicles, so a city's hour stays a few numbers per junction). Per intersection, "delay" is LibSignal's lane delay, 1 − mean speed / speed
   limit (0 free-flowing, 1 standing), averaged over its incoming lanes and the decision steps.
 - The simulation runs in steps of 1 s; the seed goes to SUMO (`--seed`: speed factors, lane choice).
 - **Interventions** act beside the controller (`Intervention`): an emergency vehicle whose route
@@ -47,7 +49,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from xml.etree import ElementTree
 
 from aicommons.core.errors import Invalid
@@ -66,6 +68,7 @@ Progress = Callable[[float, str], None]
 # libsumo keeps one simulation per process; two episodes started from two threads would share it.
 _LIBSUMO_LOCK = threading.Lock()
 PROGRESS_REPORTS = 20  # progress is reported this many times per episode
+TIMELINE_INTERVAL = 60.0  # simulated seconds between two samples of the queue timeline
 DEFAULT_TIMING = Timing()  # 5 s decisions, 3 s yellow, 5 s minimum green
 
 
@@ -98,6 +101,8 @@ class EpisodeResult:
     simulated_per_wall_second: float
     vehicles: int = 0  # vehicles counted in the averages: scheduled to depart within the episode
     teleports: int = 0  # SUMO teleports: jams (only if time_to_teleport is switched on) and collisions
+    # {"interval": s, "times": [s, …], "queues": {intersection id: [halting vehicles on its incoming lanes at each time]}}
+    queue_timeline: dict[str, Any] = field(default_factory=dict)
 
 
 def sumo_home() -> Path:
@@ -319,6 +324,8 @@ class _Run:
     totals: dict[str, _LaneTotals] = field(default_factory=dict)
     lengths: dict[str, float] = field(default_factory=dict)  # lane id → metres, read once
     speed_limits: dict[str, float] = field(default_factory=dict)  # lane id → m/s, read once
+    timeline_times: list[float] = field(default_factory=list)
+    timeline_queues: dict[str, list[int]] = field(default_factory=dict)  # intersection id → halting vehicles at each time
 
     def simulate(self) -> None:
         simulation = self.simulation
@@ -336,6 +343,8 @@ class _Run:
         for intervention in self.interventions:
             intervention.start(simulation, self.intersections)
         next_decision, next_report = now, self.duration / PROGRESS_REPORTS
+        self.sample_queues(now)
+        next_sample = now + TIMELINE_INTERVAL
         while now < self.duration:
             for signal in signals:
                 signal.advance(simulation, now)
@@ -344,6 +353,9 @@ class _Run:
                 self.decide(signals, self.read_lanes(lanes), now, preempted)
                 next_decision += self.timing.action_interval
             now = self.step()
+            if now >= next_sample:
+                self.sample_queues(now)
+                next_sample += TIMELINE_INTERVAL
             if now >= next_report:
                 self.report(now)
                 next_report += self.duration / PROGRESS_REPORTS
@@ -416,6 +428,14 @@ class _Run:
             totals.slowdown += max(0.0, 1.0 - state.mean_speed / limit) if limit > 0 else 0.0
             totals.samples += 1
 
+    def sample_queues(self, now: float) -> None:
+        """One point of the queue timeline: each intersection's halting vehicles over its incoming lanes."""
+        halting = self.simulation.lane.getLastStepHaltingNumber
+        self.timeline_times.append(now)
+        for intersection in self.intersections:
+            queue = sum(halting(lane) for lane in intersection.incoming_lanes)
+            self.timeline_queues.setdefault(intersection.id, []).append(int(queue))
+
     def report(self, now: float) -> None:
         if self.progress is not None:
             self.progress(min(1.0, now / self.duration), f"simulated {now:.0f} of {self.duration:.0f} s, {self.arrived} vehicles arrived")
@@ -480,6 +500,7 @@ def _result(controller, seed, duration, run: _Run, trips: list[Trip], waiting_to
         simulated_per_wall_second=duration / wall_seconds if wall_seconds > 0 else float("inf"),
         vehicles=len(travel_times),
         teleports=run.teleports,
+        queue_timeline={"interval": TIMELINE_INTERVAL, "times": list(run.timeline_times), "queues": dict(run.timeline_queues)},
     )
 
 
