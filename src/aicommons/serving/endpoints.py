@@ -11,7 +11,7 @@ call it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from aicommons import filing, models
 from aicommons.core import audit
 from aicommons.core.db import utcnow
-from aicommons.core.errors import Conflict, Forbidden, Invalid, NotFound
+from aicommons.core.errors import Conflict, Forbidden, Invalid, NotFound, invalid_parameter
 from aicommons.core.ids import new_id
+from aicommons.core.pagination import page_rows
 from aicommons.core.permissions import Action, Actor, require, visible_clause
-from aicommons.serving.schemas import EndpointCreate, EndpointRead, EndpointUpdate, UsageRead
+from aicommons.core.schemas import Page
+from aicommons.serving.schemas import EndpointCreate, EndpointRead, EndpointUpdate, HourlyUsageRead, UsageRead
 from aicommons.serving.tables import Endpoint, EndpointUsage
 
 KIND = "endpoint"
@@ -80,6 +82,20 @@ def list_endpoints(session: Session, actor: Actor) -> list[EndpointRead]:
         sa.select(Endpoint).where(visible_clause(actor, KIND, Endpoint), Endpoint.status != "deleted").order_by(Endpoint.name)
     )
     return [_read(r) for r in rows]
+
+
+def list_endpoint_page(session: Session, actor: Actor, *, limit: int = 50, cursor: str | None = None) -> Page[EndpointRead]:
+    """Visible endpoints a page at a time, newest first (the console's list, however many there are)."""
+    stmt = sa.select(Endpoint).where(visible_clause(actor, KIND, Endpoint), Endpoint.status != "deleted")
+    rows, next_cursor = page_rows(session, stmt, Endpoint.id, limit=limit, cursor=cursor, owner="list_endpoint_page")
+    return Page[EndpointRead](items=[_read(r) for r in rows], next_cursor=next_cursor)
+
+
+def serving_version(session: Session, actor: Actor, name: str) -> models.ModelVersionRead:
+    """The model version endpoint `name` resolves to now, for anyone who may see the endpoint: its
+    inputs are what a caller must send, even where the model itself is another org's."""
+    endpoint = endpoint_row(session, actor, name)
+    return models.resolve_deployed_version(session, endpoint.model_id, endpoint.version_ref)
 
 
 def update_endpoint(session: Session, actor: Actor, name: str, change: EndpointUpdate) -> EndpointRead:
@@ -185,4 +201,37 @@ def usage(session: Session, actor: Actor, name: str, *, since: datetime | None =
     return [
         UsageRead(endpoint=name, org_id=org, calls=calls, rows=rows, errors=errors, compute_seconds=round(seconds, 6), since=first, until=last)
         for org, calls, rows, errors, seconds, first, last in session.execute(stmt)
+    ]
+
+
+MAX_USAGE_HOURS = 24 * 31
+
+
+def hourly_usage(session: Session, actor: Actor, name: str, *, hours: int = 24, until: datetime | None = None) -> list[HourlyUsageRead]:
+    """Endpoint `name`'s metered calls in the `hours` hours up to `until` (default now), one entry
+    per hour, oldest first, hours without calls included; summed over every calling org."""
+    if not 1 <= hours <= MAX_USAGE_HOURS:
+        raise invalid_parameter("hours", "hourly_usage", f"an integer in [1, {MAX_USAGE_HOURS}]", hours)
+    endpoint = endpoint_row(session, actor, name)
+    last = (until or utcnow()).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    first = last - timedelta(hours=hours - 1)
+    # Grouped by minute in SQL (portable across backends), then into hours here: at most 60 rows an hour.
+    stmt = (
+        sa.select(
+            EndpointUsage.minute, sa.func.sum(EndpointUsage.calls), sa.func.sum(EndpointUsage.rows),
+            sa.func.sum(EndpointUsage.errors), sa.func.sum(EndpointUsage.compute_seconds),
+        )
+        .where(EndpointUsage.endpoint_id == endpoint.id, EndpointUsage.minute >= first, EndpointUsage.minute < last + timedelta(hours=1))
+        .group_by(EndpointUsage.minute)
+    )
+    totals = {first + timedelta(hours=i): [0, 0, 0, 0.0] for i in range(hours)}
+    for minute, calls, rows, errors, seconds in session.execute(stmt):
+        hour = totals[minute.replace(minute=0, second=0, microsecond=0)]
+        hour[0] += int(calls)  # PostgreSQL sums integers as numeric
+        hour[1] += int(rows)
+        hour[2] += int(errors)
+        hour[3] += float(seconds)
+    return [
+        HourlyUsageRead(hour=hour, calls=calls, rows=rows, errors=errors, compute_seconds=round(seconds, 6))
+        for hour, (calls, rows, errors, seconds) in totals.items()
     ]

@@ -15,12 +15,38 @@ Exported series (all prefixed `aicommons_serving_`):
 
 from __future__ import annotations
 
+import math
 import threading
+from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
 BATCH_ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+@dataclass(frozen=True)
+class LatencyHistogram:
+    """One endpoint's request latencies since this process started, in the histogram's buckets."""
+
+    upper_bounds_s: tuple[float, ...]  # each bucket's upper bound; the last is infinity
+    counts: tuple[int, ...]  # requests in each bucket (not cumulative)
+
+    @property
+    def requests(self) -> int:
+        return sum(self.counts)
+
+    def quantile(self, q: float) -> float | None:
+        """The upper bound of the bucket holding the q-quantile request (a p95 "at most"), or None
+        without requests; infinity when it lies beyond the last finite bucket."""
+        if not 0 < q <= 1:
+            raise ValueError(f"A quantile lies in (0, 1]; got {q}.")
+        wanted, seen = q * self.requests, 0
+        for bound, count in zip(self.upper_bounds_s, self.counts, strict=True):
+            seen += count
+            if count and seen >= wanted:
+                return bound
+        return None
 
 
 class ServingMetrics:
@@ -80,6 +106,17 @@ class ServingMetrics:
     def batch_observer(self, endpoint: str) -> EndpointBatchObserver:
         """What a `BatchingRunner` reports batches and queue depth to, for this endpoint."""
         return EndpointBatchObserver(self, endpoint)
+
+    def request_latency(self, endpoint: str) -> LatencyHistogram:
+        """The endpoint's request latency histogram so far (empty buckets before its first call)."""
+        cumulative = {bound: 0.0 for bound in (*LATENCY_BUCKETS, math.inf)}
+        for family in self.request_seconds.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_bucket") and sample.labels.get("endpoint") == endpoint:
+                    cumulative[float(sample.labels["le"])] = sample.value
+        totals = list(cumulative.values())
+        counts = [int(total - previous) for total, previous in zip(totals, [0.0, *totals[:-1]], strict=True)]
+        return LatencyHistogram(tuple(cumulative), tuple(counts))
 
     def render(self) -> tuple[bytes, str]:
         """The registry in Prometheus text format, and its content type."""

@@ -97,3 +97,18 @@ class UsageRead(Schema):
     compute_seconds: float
     since: datetime | None
     until: datetime | None
+
+
+class HourlyUsageRead(Schema):
+    """One hour of an endpoint's metered calls, summed over every calling org."""
+
+    hour: datetime = Field(description="The hour's start (UTC).")
+    calls: int
+    rows: int
+    errors: int
+    compute_seconds: float
+
+    @property
+    def compute_ms_per_call(self) -> float | None:
+        """Mean model compute per call in the hour, or None for an hour without calls."""
+        return self.compute_seconds * 1000 / self.calls if self.calls else None

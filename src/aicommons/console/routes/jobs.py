@@ -1,9 +1,154 @@
-"""Jobs: the list, a job's live progress and logs, cancel and retry."""
+"""Jobs: the list, a job's live progress and logs, cancel and retry.
+
+A running job's page polls a fragment (`/jobs/{id}/live`) every second; the fragment a finished
+job returns carries no trigger, so polling stops when the job ends, and it swaps in the actions
+that fit the final state (retry in place of cancel).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-from aicommons.console.pages import ConsoleRoute
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from aicommons.console.deps import MemberDep, PostingMemberDep, RuntimeDep, SessionDep
+from aicommons.console.pages import ConsoleRoute, redirect, render
+from aicommons.core import jobs
+from aicommons.core.errors import Conflict
+from aicommons.core.schemas import JobRead, JobStatus
 
 router = APIRouter(route_class=ConsoleRoute)
+PAGE_SIZE = 50
+LOG_TAIL_BYTES = 64 << 10  # the page shows the log's end; the API serves all of it
+
+
+@router.get("/jobs")
+def job_list(
+    request: Request,
+    session: SessionDep,
+    member: MemberDep,
+    status: JobStatus | Literal[""] = "",  # "": the form's "all"
+    type: Annotated[str, Query(max_length=100)] = "",
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    page = jobs.list_jobs(
+        session,
+        member.actor,
+        status=status or None,
+        type=type or None,
+        limit=PAGE_SIZE,
+        cursor=cursor,
+    )
+    return render(
+        request,
+        member,
+        "jobs/list.html",
+        page=page,
+        status=status,
+        type=type,
+        statuses=[s.value for s in JobStatus],
+        types=jobs.job_types.names(),
+    )
+
+
+def _job_page(
+    request: Request,
+    session: SessionDep,
+    member: MemberDep,
+    runtime: RuntimeDep,
+    job: JobRead,
+    *,
+    status_code: int = 200,
+    refusal: str | None = None,
+) -> Response:
+    log = jobs.read_logs(
+        session, runtime.blobs, member.actor, job.id, max_bytes=LOG_TAIL_BYTES
+    )
+    return render(
+        request,
+        member,
+        "jobs/job.html",
+        status_code=status_code,
+        job=job,
+        log=log,
+        refusal=refusal,
+    )
+
+
+@router.get("/jobs/{job_id}")
+def job_page(
+    request: Request,
+    job_id: str,
+    session: SessionDep,
+    member: MemberDep,
+    runtime: RuntimeDep,
+) -> Response:
+    job = jobs.get_job(session, member.actor, job_id)
+    return _job_page(request, session, member, runtime, job)
+
+
+@router.get("/jobs/{job_id}/live")
+def job_live(
+    request: Request,
+    job_id: str,
+    session: SessionDep,
+    member: MemberDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """The polled fragment: status, progress, message, result or error, and the log's end."""
+    job = jobs.get_job(session, member.actor, job_id)
+    log = jobs.read_logs(
+        session, runtime.blobs, member.actor, job.id, max_bytes=LOG_TAIL_BYTES
+    )
+    return render(
+        request, member, "jobs/live.html", job=job, log=log, swap_actions=True
+    )
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(
+    request: Request,
+    job_id: str,
+    session: SessionDep,
+    member: PostingMemberDep,
+    runtime: RuntimeDep,
+) -> Response:
+    try:
+        jobs.cancel_job(session, member.actor, job_id)
+    except Conflict as refused:  # it ended meanwhile: say so on the job's page
+        job = jobs.get_job(session, member.actor, job_id)
+        return _job_page(
+            request,
+            session,
+            member,
+            runtime,
+            job,
+            status_code=409,
+            refusal=refused.message,
+        )
+    return redirect(f"/jobs/{job_id}")
+
+
+@router.post("/jobs/{job_id}/retry")
+def retry_job(
+    request: Request,
+    job_id: str,
+    session: SessionDep,
+    member: PostingMemberDep,
+    runtime: RuntimeDep,
+) -> Response:
+    try:
+        jobs.retry_job(session, member.actor, job_id)
+    except Conflict as refused:  # it is queued, running or succeeded: nothing to retry
+        job = jobs.get_job(session, member.actor, job_id)
+        return _job_page(
+            request,
+            session,
+            member,
+            runtime,
+            job,
+            status_code=409,
+            refusal=refused.message,
+        )
+    return redirect(f"/jobs/{job_id}")
