@@ -12,8 +12,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The platform with City Brain (SUMO from PyPI), so the demo and the console have simulations too.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[citybrain]'
 	scripts/ensure-cjk-font.sh
 	touch $@
 

@@ -43,6 +43,8 @@ def test_the_demo_walks_every_stage_and_ends_with_a_filed_public_model(demo_runt
     assert observatory["sample_enterprises"] == 200 and observatory["sample_observations"] > 0 and observatory["first_region"]
     # The demo's jobs are billed: vouchers pay their share first, so the ¥100 top-up loses at most the rest.
     assert observatory["billed_fen"] > 0 and 10_000 - observatory["billed_fen"] <= observatory["prepaid_fen"] <= 10_000
+    travel = by_key["citybrain"]["average_travel_time_s"]  # seconds per vehicle on the generated grid
+    assert set(travel) == {"fixed-time", "max-pressure", "learned"} and travel["max-pressure"] < travel["fixed-time"]
     number = by_key["approve"]["filing_number"]
     with demo_runtime.session() as session:
         entry = filing.get_registry_entry(session, number)

@@ -65,4 +65,6 @@ def _summary(key: str, detail: dict[str, Any]) -> str:
         return f"filing number {detail['filing_number']}, certificate {detail['certificate_sha256'][:16]}…"
     if key == "predict":
         return f"{detail['correct']}/{detail['of']} digits right, called by {detail['caller']}"
+    if key == "citybrain" and "average_travel_time_s" in detail:
+        return "average travel time " + ", ".join(f"{name} {seconds} s" for name, seconds in detail["average_travel_time_s"].items())
     return ", ".join(f"{k} {v}" for k, v in detail.items())
