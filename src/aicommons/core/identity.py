@@ -5,12 +5,16 @@ entropy, so a fast hash is the right tool, unlike passwords). Passwords, which p
 reuse, are stored as argon2id hashes (RFC 9106's recommended KDF, memory-hard). A console sign-in
 opens a server-side session: the browser's cookie holds a random secret, the table its sha256 and
 the session's CSRF token, so signing out or changing the password ends it at once.
+
+Guessing passwords through the sign-in form is rate-limited: failures are stored (so the limit
+holds across server workers) and counted per e-mail and per client address over a sliding window.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +30,7 @@ from aicommons.core.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    RateLimited,
     Unauthenticated,
     invalid_parameter,
     not_found,
@@ -49,7 +54,7 @@ from aicommons.core.schemas import (
     UserUpdate,
     Visibility,
 )
-from aicommons.core.tables import ApiToken, ConsoleSession, Org, User
+from aicommons.core.tables import ApiToken, ConsoleSession, Org, SignInFailure, User
 
 TOKEN_PREFIX = "aic_"
 _LAST_USED_RESOLUTION = timedelta(seconds=30)
@@ -350,6 +355,12 @@ MAX_PASSWORD_LENGTH = 200
 CONSOLE_SESSION_LIFETIME = timedelta(hours=12)
 _passwords = PasswordHasher()  # argon2id with RFC 9106's low-memory parameters (64 MiB, 3 passes)
 SIGN_IN_REFUSED = "The e-mail or the password is wrong."
+# Failed sign-ins allowed per e-mail, and per client address (higher: an office behind one NAT
+# address shares it), within the sliding window; then sign-in is refused until failures age out.
+SIGN_IN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_CLIENT = 20
+SIGN_IN_LOCKED = "Too many failed sign-ins: try again in {minutes} minutes."
 
 
 def set_password(session: Session, actor: Actor | None, user_id: str, password: str) -> UserRead:
@@ -413,18 +424,66 @@ class ConsoleSignIn:
     expires_at: datetime
 
 
-def sign_in(session: Session, email: str, password: str) -> ConsoleSignIn:
-    """Check the password and open a console session."""
-    actor = verify_password(session, email, password)
+def sign_in(session: Session, email: str, password: str, *, client: str = "") -> ConsoleSignIn:
+    """Check the password and open a console session for a browser at address `client`.
+
+    Refused with RateLimited, before the password is even checked, while the e-mail or the client
+    address has too many recent failures. A wrong password is stored as a failure and raises
+    Unauthenticated: the caller catches it inside its transaction so that the failure is kept.
+    Each attempt also deletes expired sessions and failures older than the window.
+    """
+    now = utcnow()
+    delete_expired_console_sessions(session, now)
+    email_key, client_key = _hash(email.strip().lower()), _hash(client)
+    _refuse_while_limited(session, email_key, client_key, now)
+    try:
+        actor = verify_password(session, email, password)
+    except Unauthenticated:
+        session.add(SignInFailure(id=new_id("sif"), email_hash=email_key, client_hash=client_key, failed_at=now))
+        session.flush()
+        raise
+    # The right password shows the earlier failures for this e-mail were the owner's typos.
+    session.execute(sa.delete(SignInFailure).where(SignInFailure.email_hash == email_key))
     secret = secrets.token_urlsafe(32)
     row = ConsoleSession(
         id=new_id("ses"), secret_hash=_hash(secret), user_id=actor.user_id, csrf_token=secrets.token_urlsafe(32),
-        expires_at=utcnow() + CONSOLE_SESSION_LIFETIME,
+        expires_at=now + CONSOLE_SESSION_LIFETIME,
     )
     session.add(row)
     session.flush()
     audit.record(session, actor, "session.start", "console_session", row.id, org_id=actor.org_id)
     return ConsoleSignIn(actor, row.id, secret, row.csrf_token, row.expires_at)
+
+
+def _refuse_while_limited(session: Session, email_key: str, client_key: str, now: datetime) -> None:
+    """RateLimited, saying when to try again, while either count has reached its limit in the window."""
+    waits = []
+    for column, key, limit in (
+        (SignInFailure.email_hash, email_key, MAX_FAILURES_PER_EMAIL),
+        (SignInFailure.client_hash, client_key, MAX_FAILURES_PER_CLIENT),
+    ):
+        recent = session.scalars(
+            sa.select(SignInFailure.failed_at)
+            .where(column == key, SignInFailure.failed_at > now - SIGN_IN_WINDOW)
+            .order_by(SignInFailure.failed_at.desc())
+            .limit(limit)
+        ).all()
+        if len(recent) >= limit:  # the limit lifts when the oldest of these leaves the window
+            waits.append((recent[-1] + SIGN_IN_WINDOW - now).total_seconds())
+    if waits:
+        retry_after = max(1.0, max(waits))
+        raise RateLimited(SIGN_IN_LOCKED.format(minutes=math.ceil(retry_after / 60)), retry_after=retry_after)
+
+
+def delete_expired_console_sessions(session: Session, now: datetime | None = None) -> int:
+    """Delete console sessions that expired or were ended, and sign-in failures past the rate
+    limit's window; how many sessions went. Called on every sign-in; safe to call periodically."""
+    now = now or utcnow()
+    session.execute(sa.delete(SignInFailure).where(SignInFailure.failed_at <= now - SIGN_IN_WINDOW))
+    deleted = session.execute(
+        sa.delete(ConsoleSession).where(sa.or_(ConsoleSession.expires_at <= now, ConsoleSession.ended_at.is_not(None)))
+    )
+    return int(deleted.rowcount or 0)
 
 
 def console_session(session: Session, secret: str) -> ConsoleSignIn:

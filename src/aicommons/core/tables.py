@@ -61,8 +61,21 @@ class ConsoleSession(Base):
     user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), index=True)
     csrf_token: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # expired rows are deleted by it
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInFailure(Base):
+    """A failed console sign-in, kept while it counts towards the rate limit. Only digests of the
+    e-mail typed and of the client's address are stored: the limit needs equality, not the text
+    (which may be a password typed into the wrong field)."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
+    client_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Share(Base):

@@ -1,7 +1,9 @@
-"""Signing in and out, and choosing the language."""
+"""Signing in and out, and choosing the language. Failed sign-ins are rate-limited by the kernel
+(per e-mail and per client address); a refused visitor gets the form back with a 429."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -18,7 +20,7 @@ from aicommons.console.deps import (
 from aicommons.console.locales import LANGUAGES
 from aicommons.console.pages import ConsoleRoute, redirect, render, set_cookie
 from aicommons.core import identity
-from aicommons.core.errors import Unauthenticated, invalid_parameter
+from aicommons.core.errors import RateLimited, Unauthenticated, invalid_parameter
 
 router = APIRouter(route_class=ConsoleRoute)
 _YEAR_S = 365 * 24 * 3600
@@ -40,9 +42,15 @@ def sign_in(
     email: Annotated[str, Form(max_length=254)] = "", password: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
+    client = request.client.host if request.client else ""
     try:
-        signed_in = identity.sign_in(session, email, password)
-    except Unauthenticated:
+        signed_in = identity.sign_in(session, email, password, client=client)
+    except RateLimited as refused:
+        message = visitor.translator.gettext(identity.SIGN_IN_LOCKED, minutes=math.ceil(refused.retry_after / 60))
+        response = render(request, visitor, "auth/sign_in.html", status_code=429, next=_local(next), email=email, error=message)
+        response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
+        return response
+    except Unauthenticated:  # the kernel stored the failure; this transaction commits it
         return render(request, visitor, "auth/sign_in.html", status_code=400, next=_local(next), email=email,
                       error=visitor.translator.gettext(identity.SIGN_IN_REFUSED))
     response = redirect(_local(next))
