@@ -162,7 +162,7 @@ def test_every_message_in_templates_and_routes_has_a_chinese_translation():
     from aicommons.console.locales import Translator
 
     root = Path(console_package.__file__).parent
-    sources = [*root.glob("templates/**/*.html"), *root.glob("routes/*.py"), root / "pages.py"]
+    sources = [*root.glob("templates/**/*.html"), *root.glob("routes/*.py"), *root.glob("*.py")]
     literal = re.compile(r'(?:\b_|gettext)\("((?:[^"\\]|\\.)+)"')
     messages = {m for path in sources for m in literal.findall(path.read_text())}
     messages |= {identity.SIGN_IN_REFUSED}

@@ -1,6 +1,6 @@
 """Languages: zh-CN by default, English switchable; one gettext catalogue read with Babel.
 
-Messages are written in English in templates and routes (`_("…")`); the .po files in `i18n/zh_CN/`
+Messages are written in English in templates and routes, through `_`; the .po files in `i18n/zh_CN/`
 (one per area of the console, read as one catalogue) hold their Chinese. They are parsed at
 start-up (no compiled .mo), so a plain `pip install -e .` serves both languages. Numbers and dates go through Babel for the visitor's locale, and times are
 shown in China Standard Time, where the platform's users are.
