@@ -47,7 +47,7 @@ from aicommons.models.artifacts import Signature
 from aicommons.models.hub import model_row
 from aicommons.models.preprocessing import Preprocessor, label_indices
 from aicommons.models.recipes import record_splits
-from aicommons.models.tables import ModelVersion
+from aicommons.models.tables import Model, ModelVersion
 
 KIND = "evaluation"
 # Libraries whose versions decide a run's numbers; recorded with every run.
@@ -138,7 +138,21 @@ def list_evaluations(
     if version_id:
         stmt = stmt.where(Evaluation.version_id == version_id)
     rows, next_cursor = page_rows(session, stmt, Evaluation.id, limit=limit, cursor=cursor, owner="list_evaluations")
-    return Page[EvaluationRead](items=[_read(session, r) for r in rows], next_cursor=next_cursor)
+    return Page[EvaluationRead](items=_read_many(session, rows), next_cursor=next_cursor)
+
+
+def ended_evaluations(session: Session, actor: Actor, evaluation_ids: list[str]) -> set[str]:
+    """Which of these runs the actor may read have ended (succeeded, failed or cancelled), in one
+    statement: what a list of filings waiting on runs asks before settling any."""
+    if not evaluation_ids:
+        return set()
+    stmt = (
+        sa.select(Evaluation.id).outerjoin(Job, Job.id == Evaluation.job_id)
+        .where(Evaluation.id.in_(evaluation_ids), sa.or_(Job.id.is_(None), Job.status.in_(("succeeded", "failed", "cancelled"))))
+    )
+    if not (actor.is_operator or actor.is_reviewer):
+        stmt = stmt.where(Evaluation.org_id == actor.org_id)
+    return set(session.scalars(stmt))
 
 
 def compare_evaluations(session: Session, actor: Actor, evaluation_ids: list[str]) -> dict[str, Any]:
@@ -163,9 +177,31 @@ def compare_evaluations(session: Session, actor: Actor, evaluation_ids: list[str
 
 def _read(session: Session, row: Evaluation) -> EvaluationRead:
     job = session.get(Job, row.job_id)
-    version_number = session.scalar(sa.select(ModelVersion.number).where(ModelVersion.id == row.version_id))
+    named = session.execute(
+        sa.select(ModelVersion.number, Model.name).join(Model, Model.id == ModelVersion.model_id).where(ModelVersion.id == row.version_id)
+    ).first()
+    return _as_read(row, job, *(named or (None, "")))
+
+
+def _read_many(session: Session, rows: list[Evaluation]) -> list[EvaluationRead]:
+    """Like `_read` for each row, in two statements whatever the number of rows (a list page must
+    not cost a query per run)."""
+    if not rows:
+        return []
+    jobs = {job.id: job for job in session.scalars(sa.select(Job).where(Job.id.in_({r.job_id for r in rows})))}
+    named = {
+        version_id: (number, name) for version_id, number, name in session.execute(
+            sa.select(ModelVersion.id, ModelVersion.number, Model.name).join(Model, Model.id == ModelVersion.model_id)
+            .where(ModelVersion.id.in_({r.version_id for r in rows}))
+        )
+    }
+    return [_as_read(row, jobs.get(row.job_id), *named.get(row.version_id, (None, ""))) for row in rows]
+
+
+def _as_read(row: Evaluation, job: Job | None, version_number: int | None, model_name: str) -> EvaluationRead:
     return EvaluationRead(
-        id=row.id, org_id=row.org_id, model_id=row.model_id, version_id=row.version_id, version_number=int(version_number or 0),
+        id=row.id, org_id=row.org_id, model_id=row.model_id, model_name=model_name or "", version_id=row.version_id,
+        version_number=int(version_number or 0),
         dataset_version_id=row.dataset_version_id, suite=row.suite, status=job.status if job else "failed",
         progress=job.progress if job else 0.0, message=(job.error or job.message or "") if job else "", job_id=row.job_id,
         seed=row.seed, results=[TestResultRead(**r) for r in row.results], reproducibility=row.reproducibility,

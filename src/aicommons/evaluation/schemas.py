@@ -50,6 +50,7 @@ class EvaluationRead(Schema):
     id: str
     org_id: str
     model_id: str
+    model_name: str = ""
     version_id: str
     version_number: int
     dataset_version_id: str | None

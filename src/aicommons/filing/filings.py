@@ -107,6 +107,20 @@ def _writable_row(session: Session, actor: Actor, filing_id: str) -> Filing:
 def _read(session: Session, row: Filing) -> FilingRead:
     model_name = session.scalar(sa.select(Model.name).where(Model.id == row.model_id)) or ""
     version_number = session.scalar(sa.select(ModelVersion.number).where(ModelVersion.id == row.version_id)) or 0
+    return _as_read(row, model_name, version_number)
+
+
+def _read_many(session: Session, rows: list[Filing]) -> list[FilingRead]:
+    """Like `_read` for each row, in two statements whatever the number of rows (a list page must
+    not cost a query per filing)."""
+    if not rows:
+        return []
+    names = dict(session.execute(sa.select(Model.id, Model.name).where(Model.id.in_({r.model_id for r in rows}))).all())
+    numbers = dict(session.execute(sa.select(ModelVersion.id, ModelVersion.number).where(ModelVersion.id.in_({r.version_id for r in rows}))).all())
+    return [_as_read(row, names.get(row.model_id) or "", numbers.get(row.version_id) or 0) for row in rows]
+
+
+def _as_read(row: Filing, model_name: str, version_number: int) -> FilingRead:
     values = {column.key: getattr(row, column.key) for column in Filing.__table__.columns if column.key in FilingRead.model_fields}
     return FilingRead(**values, model_name=model_name, version_number=version_number)
 
@@ -146,9 +160,18 @@ def list_filings(
     if model_id:
         stmt = stmt.where(Filing.model_id == model_id)
     rows, next_cursor = page_rows(session, stmt, Filing.id, limit=limit, cursor=cursor, owner="list_filings")
-    for row in rows:
-        _catch_up(session, actor, row)
-    return Page[FilingRead](items=[_read(session, r) for r in rows], next_cursor=next_cursor)
+    _catch_up_many(session, actor, rows)
+    return Page[FilingRead](items=_read_many(session, rows), next_cursor=next_cursor)
+
+
+def list_review_queue(session: Session, actor: Actor, *, limit: int = 50, cursor: str | None = None) -> Page[FilingRead]:
+    """What waits for this reviewer: filings in review from organisations other than their own
+    (an applicant never reviews its own filing), oldest submission last like every list."""
+    if not actor.is_reviewer:
+        raise Forbidden("Only platform reviewers have a review queue.")
+    stmt = sa.select(Filing).where(Filing.status == "in_review", Filing.org_id != actor.org_id)
+    rows, next_cursor = page_rows(session, stmt, Filing.id, limit=limit, cursor=cursor, owner="list_review_queue")
+    return Page[FilingRead](items=_read_many(session, rows), next_cursor=next_cursor)
 
 
 # --- applying ---------------------------------------------------------------------------------
@@ -317,6 +340,15 @@ def on_evaluation_finished(session: Session, run: evaluation.EvaluationRead) -> 
         _settle(session, row, run)
 
 
+def _catch_up_many(session: Session, actor: Actor, rows: list[Filing]) -> None:
+    """`_catch_up` for a page of filings, asking in one statement which of their runs have ended."""
+    testing = [row for row in rows if row.status == "testing" and row.evaluation_id]
+    ended = evaluation.ended_evaluations(session, actor, [row.evaluation_id for row in testing if row.evaluation_id])
+    for row in testing:
+        if row.evaluation_id in ended:
+            _catch_up(session, actor, row)
+
+
 def _catch_up(session: Session, actor: Actor, row: Filing) -> None:
     """Settle a testing filing whose run has ended without telling us (a failed or cancelled job)."""
     if row.status != "testing" or not row.evaluation_id:
@@ -369,13 +401,23 @@ def _summary(run: evaluation.EvaluationRead) -> dict[str, Any]:
 # --- reviewing and issuing --------------------------------------------------------------------
 
 
-def review_filing(session: Session, issuer: Issuer, actor: Actor, filing_id: str, review: FilingReview) -> FilingRead:
-    """A platform reviewer from outside the applicant org judges each checklist item and decides."""
+def get_filing_for_review(session: Session, actor: Actor, filing_id: str) -> FilingRead:
+    """A filing as the reviewer who may judge it reads it: refused to anyone else, as reviewing would be."""
+    return _read(session, _reviewable_row(session, actor, filing_id))
+
+
+def _reviewable_row(session: Session, actor: Actor, filing_id: str) -> Filing:
     if not actor.is_reviewer:
         raise Forbidden("Only platform reviewers may review filings.")
     row = filing_row(session, actor, filing_id)
     if actor.org_id == row.org_id or actor.user_id in (row.submitted_by, row.created_by):
         raise Forbidden(f"An applicant may not approve its own filing: {actor.email} filed {filing_id!r} or belongs to the organisation that did.")
+    return row
+
+
+def review_filing(session: Session, issuer: Issuer, actor: Actor, filing_id: str, review: FilingReview) -> FilingRead:
+    """A platform reviewer from outside the applicant org judges each checklist item and decides."""
+    row = _reviewable_row(session, actor, filing_id)
     if row.status != "in_review":
         raise Conflict(f"Filing {filing_id!r} is {row.status}; only filings in_review can be reviewed.")
     checklist = Checklist.default()

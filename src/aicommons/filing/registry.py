@@ -42,11 +42,20 @@ def _filed() -> sa.Select[Any]:
     )
 
 
-def _described(session: Session, filing: Filing) -> tuple[Filing, str, Model, ModelVersion]:
-    org_name = session.scalar(sa.select(Org.name).where(Org.id == filing.org_id)) or ""
-    model, version = session.get(Model, filing.model_id), session.get(ModelVersion, filing.version_id)
-    assert model is not None and version is not None
-    return filing, org_name, model, version
+def _described(session: Session, filings: list[Filing]) -> list[tuple[Filing, str, Model, ModelVersion]]:
+    """Each filing with its org's name, model and version, read in three statements whatever
+    the number of filings (a registry page must not cost a query per row)."""
+    org_ids = {f.org_id for f in filings}
+    org_names = dict(session.execute(sa.select(Org.id, Org.name).where(Org.id.in_(org_ids))).all()) if org_ids else {}
+    model_ids, version_ids = {f.model_id for f in filings}, {f.version_id for f in filings}
+    found_models = {m.id: m for m in session.scalars(sa.select(Model).where(Model.id.in_(model_ids)))} if model_ids else {}
+    found_versions = {v.id: v for v in session.scalars(sa.select(ModelVersion).where(ModelVersion.id.in_(version_ids)))} if version_ids else {}
+    described = []
+    for filing in filings:
+        model, version = found_models.get(filing.model_id), found_versions.get(filing.version_id)
+        assert model is not None and version is not None
+        described.append((filing, org_names.get(filing.org_id) or "", model, version))
+    return described
 
 
 def _entry(filing: Filing, org_name: str, model: Model, version: ModelVersion) -> dict[str, Any]:
@@ -98,14 +107,14 @@ def search_registry(
             for column in (Model.name, Model.name_zh, Org.name, Filing.provider, Filing.application_field, Filing.public_content)
         )))
     rows, next_cursor = page_rows(session, stmt, Filing.id, limit=limit, cursor=cursor, owner="search_registry")
-    return Page[RegistryEntry](items=[RegistryEntry(**_entry(*_described(session, row))) for row in rows], next_cursor=next_cursor)
+    return Page[RegistryEntry](items=[RegistryEntry(**_entry(*described)) for described in _described(session, rows)], next_cursor=next_cursor)
 
 
 def _current(session: Session, number: str) -> tuple[Filing, str, Model, ModelVersion]:
     filing = session.scalar(_filed().where(Filing.number == number).order_by(Filing.revision.desc()).limit(1))
     if filing is None:
         raise NotFound(f"No filed model has number {number!r}.")
-    return _described(session, filing)
+    return _described(session, [filing])[0]
 
 
 def get_registry_entry(session: Session, number: str) -> RegistryEntryDetail:
