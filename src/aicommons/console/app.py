@@ -20,6 +20,7 @@ from aicommons.console.routes import (
     profile,
     registry,
     serving,
+    training,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -27,6 +28,6 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def mount(app: FastAPI) -> None:
     """Add the console's pages under `/` and its packaged assets (htmx, CSS) under `/static`."""
-    for module in (auth, home, datasets, annotation, jobs, models, evaluations, serving, citybrain, observatory, registry, profile):
+    for module in (auth, home, datasets, annotation, jobs, training, models, evaluations, serving, citybrain, observatory, registry, profile):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="console-static")
