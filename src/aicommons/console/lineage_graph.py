@@ -182,24 +182,26 @@ def _version_node(
     )
 
 
+def _hidden_node(key: str, kind: Kind, caption: str, translator: Translator) -> Node:
+    """Something upstream in another org that the visitor may not see: the lineage may name it
+    (it is part of how the model was made), but the box says so and links nowhere."""
+    return Node(key, kind, caption, translator.gettext("not visible to you"))
+
+
 def _outside_version_node(
     session: Session, actor: Actor, version_id: str, translator: Translator
 ) -> Node:
     """A parent in another model (a base model fine-tuned here), if the actor may see it."""
+    caption = translator.gettext("Base model version")
     try:
         version = models.get_version(session, actor, version_id)
         parent_model = models.get_model(session, actor, version.model_id)
     except NotFound:
-        return Node(
-            f"version:{version_id}",
-            "version",
-            translator.gettext("Base model version"),
-            translator.gettext("not visible to you"),
-        )
+        return _hidden_node(f"version:{version_id}", "version", caption, translator)
     return Node(
         f"version:{version.id}",
         "version",
-        translator.gettext("Base model version"),
+        caption,
         f"{parent_model.name} v{version.number}",
         f"/models/{parent_model.id}?version={version.number}",
     )
@@ -212,14 +214,8 @@ def _dataset_node(
     try:
         version = data.get_version(session, actor, dataset_version_id)
         dataset = data.get_dataset(session, actor, version.dataset_id)
-    except NotFound:
-        # Another org's private data: the model may name it, the visitor may not open it.
-        return Node(
-            f"dataset:{dataset_version_id}",
-            "dataset",
-            caption,
-            translator.gettext("not visible to you"),
-        )
+    except NotFound:  # another org's private data
+        return _hidden_node(f"dataset:{dataset_version_id}", "dataset", caption, translator)
     return Node(
         f"dataset:{version.id}",
         "dataset",

@@ -4,7 +4,7 @@ never a hint that it exists)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -50,6 +50,18 @@ def render(request: Request, visitor: Visitor, template: str, *, status_code: in
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def form_refusal(
+    page: Callable[..., Response], *args: Any, form: Mapping[str, Any]
+) -> Callable[[str, str], Response]:
+    """How a form's handler answers a refused field: `page(*args)` again with a 422, the values as
+    typed (so nothing is typed twice) and the message beside the field it concerns."""
+
+    def refused(field: str, message: str) -> Response:
+        return page(*args, status_code=422, form=form, errors={field: message})
+
+    return refused
 
 
 _TITLES = {400: "The request cannot be served", 422: "The request cannot be served", 403: "Not allowed", 404: "Not found", 409: "Conflict"}

@@ -23,7 +23,7 @@ from aicommons.console.deps import (
     SessionDep,
 )
 from aicommons.console.locales import Translator
-from aicommons.console.pages import ConsoleRoute, redirect, render
+from aicommons.console.pages import ConsoleRoute, form_refusal, redirect, render
 from aicommons.console.version_statistics import statistics_charts
 from aicommons.core.errors import Invalid
 from aicommons.core.permissions import Action, can, require
@@ -274,6 +274,7 @@ def start_import(
         "text_field": text_field,
     }
     _ = member.translator.gettext
+    refused = form_refusal(_import_form, request, member, dataset, form=form)
     try:
         options = data.ImportOptions(
             format=format,
@@ -282,33 +283,12 @@ def start_import(
             text_field=text_field or None,
         )
     except Invalid:  # an unknown format, named by the import readers
-        return _import_form(
-            request,
-            member,
-            dataset,
-            status_code=422,
-            form=form,
-            errors={"format": _("Choose one of the formats listed.")},
-        )
+        return refused("format", _("Choose one of the formats listed."))
     except ValidationError as error:
         field = str(error.errors()[0]["loc"][0])
-        return _import_form(
-            request,
-            member,
-            dataset,
-            status_code=422,
-            form=form,
-            errors={field: _("A field name must be at most 100 characters.")},
-        )
+        return refused(field, _("A field name must be at most 100 characters."))
     if file is None or not file.filename:
-        return _import_form(
-            request,
-            member,
-            dataset,
-            status_code=422,
-            form=form,
-            errors={"file": _("Choose a file to import.")},
-        )
+        return refused("file", _("Choose a file to import."))
     try:
         job = data.import_upload(
             session,
@@ -319,18 +299,9 @@ def start_import(
             file.filename,
             options,
         )
-    except Invalid as refused:  # an empty file or an unsafe archive: nothing was stored
-        return _import_form(
-            request,
-            member,
-            dataset,
-            status_code=422,
-            form=form,
-            errors={
-                "file": _(
-                    "This file cannot be imported: {reason}", reason=refused.message
-                )
-            },
+    except Invalid as error:  # an empty file or an unsafe archive: nothing was stored
+        return refused(
+            "file", _("This file cannot be imported: {reason}", reason=error.message)
         )
     return redirect(f"/jobs/{job.id}")
 
@@ -468,15 +439,8 @@ def start_clean(
     except ValidationError as error:
         messages = _clean_messages(member.translator)
         field = _field_of(error, messages, _RULES_FIELD)
-        return _clean_form(
-            request,
-            member,
-            dataset,
-            version,
-            status_code=422,
-            form=form,
-            errors={field: messages.get(field, str(error.errors()[0]["msg"]))},
-        )
+        refused = form_refusal(_clean_form, request, member, dataset, version, form=form)
+        return refused(field, messages.get(field, str(error.errors()[0]["msg"])))
     job = data.start_clean(session, member.actor, version.id, spec)
     return redirect(f"/jobs/{job.id}")
 
@@ -565,18 +529,7 @@ def start_deid(
         "quasi_identifiers": quasi_identifiers,
     }
     messages = _deid_messages(member.translator)
-
-    def refused(field: str, message: str) -> Response:
-        return _deid_form(
-            request,
-            member,
-            dataset,
-            version,
-            status_code=422,
-            form=form,
-            errors={field: message},
-        )
-
+    refused = form_refusal(_deid_form, request, member, dataset, version, form=form)
     k_anonymity = (
         {
             "quasi_identifiers": quasi_identifiers,

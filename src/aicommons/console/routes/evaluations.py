@@ -9,9 +9,9 @@ stores nothing (not even the draft or the evidence an all-or-nothing "save and s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -72,15 +72,33 @@ def refusals_to(field: str, *kinds: type[AicommonsError]) -> Iterator[None]:
 
 
 @contextmanager
-def all_or_nothing(session: Session) -> Iterator[None]:
-    """The service calls of one form in a savepoint: a refusal rolls back what the others did."""
-    with session.begin_nested():
-        yield
+def all_or_nothing(session: Session, errors: dict[str, str]) -> Iterator[None]:
+    """The service calls of one form in a savepoint: a refusal rolls back what the others did, and
+    its message goes into `errors` under its field (the block ends there; a handler then shows the
+    form again, so a form's errors, its own or the services', are shown by one call)."""
+    try:
+        with session.begin_nested():
+            yield
+    except FieldRefused as refused:
+        errors[refused.field] = refused.message
 
 
 def attachment(filename: str, disposition: str = "attachment") -> str:
     """A Content-Disposition for any file name: an applicant's may be Chinese, and headers are Latin-1."""
     return f"{disposition}; filename*=UTF-8''{quote(filename)}"
+
+
+def _list_page(
+    request: Request,
+    session: Session,
+    member: Member,
+    template: str,
+    listing: Callable[..., Any],
+    cursor: str | None,
+) -> Response:
+    """A paged list (runs, filings, the review queue): one page of what `listing` lets the member see."""
+    page = listing(session, member.actor, limit=PAGE_SIZE, cursor=cursor)
+    return render(request, member, template, page=page)
 
 
 # --- evaluation runs --------------------------------------------------------------------------
@@ -90,10 +108,7 @@ def attachment(filename: str, disposition: str = "attachment") -> str:
 def run_list(
     request: Request, session: SessionDep, member: MemberDep, cursor: Cursor = None
 ) -> Response:
-    page = evaluation.list_evaluations(
-        session, member.actor, limit=PAGE_SIZE, cursor=cursor
-    )
-    return render(request, member, "evaluations/runs.html", page=page)
+    return _list_page(request, session, member, "evaluations/runs.html", evaluation.list_evaluations, cursor)
 
 
 def _run_form_page(
@@ -133,10 +148,8 @@ async def start_run(
     request: Request, session: SessionDep, member: PostingMemberDep
 ) -> Response:
     form = RunForm.read(await request.form(), member.translator)
-    if form.errors:
-        return _run_form_page(request, session, member, form, status_code=422)
-    try:
-        with all_or_nothing(session):
+    if not form.errors:
+        with all_or_nothing(session, form.errors):
             with refusals_to("version"):
                 version = models.resolve_version(
                     session, member.actor, form.model_id, form.version or None
@@ -158,10 +171,8 @@ async def start_run(
                         suite=form.suite,
                     ),
                 )
-    except FieldRefused as refused:
-        form.errors[refused.field] = refused.message
-        return _run_form_page(request, session, member, form, status_code=422)
-    return redirect(f"/evaluations/{run.id}")
+            return redirect(f"/evaluations/{run.id}")
+    return _run_form_page(request, session, member, form, status_code=422)
 
 
 @router.get("/evaluations/{evaluation_id}")
@@ -238,8 +249,7 @@ def run_report_pdf(
 def filing_list(
     request: Request, session: SessionDep, member: MemberDep, cursor: Cursor = None
 ) -> Response:
-    page = filing.list_filings(session, member.actor, limit=PAGE_SIZE, cursor=cursor)
-    return render(request, member, "evaluations/filings.html", page=page)
+    return _list_page(request, session, member, "evaluations/filings.html", filing.list_filings, cursor)
 
 
 def _filing_form_page(
@@ -324,10 +334,8 @@ async def create_filing(
         form.errors["model_id"] = member.translator.gettext(
             "Choose one of the listed models."
         )
-    if form.errors:
-        return _filing_form_page(request, session, member, form, status_code=422)
-    try:
-        with all_or_nothing(session):
+    if not form.errors:
+        with all_or_nothing(session, form.errors):
             with refusals_to("version"):
                 version = models.resolve_version(
                     session,
@@ -349,20 +357,15 @@ async def create_filing(
                     filing.FilingUpdate(answers=form.checklist_answers(attached)),
                 )
             _submit_if_asked(session, member, draft.id, form)
-    except FieldRefused as refused:
-        form.errors[refused.field] = refused.message
-        return _filing_form_page(request, session, member, form, status_code=422)
-    return redirect(f"/filings/{draft.id}")
+            return redirect(f"/filings/{draft.id}")
+    return _filing_form_page(request, session, member, form, status_code=422)
 
 
 @router.get("/filings/review")
 def review_queue(
     request: Request, session: SessionDep, member: MemberDep, cursor: Cursor = None
 ) -> Response:
-    page = filing.list_review_queue(
-        session, member.actor, limit=PAGE_SIZE, cursor=cursor
-    )
-    return render(request, member, "evaluations/review_queue.html", page=page)
+    return _list_page(request, session, member, "evaluations/review_queue.html", filing.list_review_queue, cursor)
 
 
 def _by_item(found: filing.FilingRead) -> dict[str, object]:
@@ -429,12 +432,8 @@ async def edit_filing(
         filing.Checklist.default(),
         evidence=FilingForm.of(found).evidence,
     )
-    if form.errors:
-        return _filing_form_page(
-            request, session, member, form, found=found, status_code=422
-        )
-    try:
-        with all_or_nothing(session):
+    if not form.errors:
+        with all_or_nothing(session, form.errors):
             attached = _attach_uploads(session, runtime, member, filing_id, form)
             with refusals_to("action"):
                 change = filing.FilingUpdate(
@@ -442,32 +441,29 @@ async def edit_filing(
                 )
                 filing.update_filing(session, member.actor, filing_id, change)
             _submit_if_asked(session, member, filing_id, form)
-    except FieldRefused as refused:
-        form.errors[refused.field] = refused.message
-        return _filing_form_page(
-            request, session, member, form, found=found, status_code=422
-        )
-    return redirect(f"/filings/{filing_id}")
+            return redirect(f"/filings/{filing_id}")
+    return _filing_form_page(
+        request, session, member, form, found=found, status_code=422
+    )
 
 
 @router.post("/filings/{filing_id}/submit")
 def submit_filing(
     request: Request, filing_id: str, session: SessionDep, member: PostingMemberDep
 ) -> Response:
-    try:
-        # Not the visitor's filing to submit: the 404 or 403 page says so.
-        with all_or_nothing(session), refusals_to("action", Invalid, Conflict):
-            filing.submit_filing(session, member.actor, filing_id)
-    except FieldRefused as refused:
-        return _filing_page(
-            request,
-            session,
-            member,
-            filing_id,
-            submit_error=refused.message,
-            status_code=422,
-        )
-    return redirect(f"/filings/{filing_id}")
+    errors: dict[str, str] = {}
+    # Not the visitor's filing to submit: the 404 or 403 page says so.
+    with all_or_nothing(session, errors), refusals_to("action", Invalid, Conflict):
+        filing.submit_filing(session, member.actor, filing_id)
+        return redirect(f"/filings/{filing_id}")
+    return _filing_page(
+        request,
+        session,
+        member,
+        filing_id,
+        submit_error=errors["action"],
+        status_code=422,
+    )
 
 
 @router.get("/filings/{filing_id}/evidence/{sha256}")
@@ -548,11 +544,9 @@ async def review_filing(
 ) -> Response:
     checklist = filing.Checklist.default()
     form = ReviewForm.read(await request.form(), member.translator, checklist)
-    if form.errors:
-        return _review_page(request, session, member, filing_id, form, status_code=422)
-    try:
+    if not form.errors:
         # Not the visitor's filing to review: the 404 or 403 page says so.
-        with all_or_nothing(session), refusals_to("decision", Invalid, Conflict):
+        with all_or_nothing(session, form.errors), refusals_to("decision", Invalid, Conflict):
             filing.review_filing(
                 session,
                 filing.Issuer.of(runtime),
@@ -560,7 +554,5 @@ async def review_filing(
                 filing_id,
                 form.review(),
             )
-    except FieldRefused as refused:
-        form.errors["decision"] = refused.message
-        return _review_page(request, session, member, filing_id, form, status_code=422)
-    return redirect(f"/filings/{filing_id}")
+            return redirect(f"/filings/{filing_id}")
+    return _review_page(request, session, member, filing_id, form, status_code=422)

@@ -7,15 +7,25 @@ that fit the final state (retry in place of cancel).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from aicommons.console.deps import MemberDep, PostingMemberDep, RuntimeDep, SessionDep
+from aicommons.console.deps import (
+    Member,
+    MemberDep,
+    PostingMemberDep,
+    RuntimeDep,
+    SessionDep,
+)
 from aicommons.console.pages import ConsoleRoute, redirect, render
 from aicommons.core import jobs
 from aicommons.core.errors import Conflict
+from aicommons.core.permissions import Actor
+from aicommons.core.runtime import Runtime
 from aicommons.core.schemas import JobRead, JobStatus
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -106,17 +116,20 @@ def job_live(
     )
 
 
-@router.post("/jobs/{job_id}/cancel")
-def cancel_job(
+def _act_on_job(
     request: Request,
+    session: Session,
+    member: Member,
+    runtime: Runtime,
     job_id: str,
-    session: SessionDep,
-    member: PostingMemberDep,
-    runtime: RuntimeDep,
+    act: Callable[[Session, Actor, str], object],
 ) -> Response:
+    """Cancel or retry, then back to the job's page. A job whose state no longer allows it (it
+    ended meanwhile; or it is queued, running or succeeded, so nothing to retry) is a conflict,
+    said on the job's page."""
     try:
-        jobs.cancel_job(session, member.actor, job_id)
-    except Conflict as refused:  # it ended meanwhile: say so on the job's page
+        act(session, member.actor, job_id)
+    except Conflict as refused:
         job = jobs.get_job(session, member.actor, job_id)
         return _job_page(
             request,
@@ -128,6 +141,17 @@ def cancel_job(
             refusal=refused.message,
         )
     return redirect(f"/jobs/{job_id}")
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(
+    request: Request,
+    job_id: str,
+    session: SessionDep,
+    member: PostingMemberDep,
+    runtime: RuntimeDep,
+) -> Response:
+    return _act_on_job(request, session, member, runtime, job_id, jobs.cancel_job)
 
 
 @router.post("/jobs/{job_id}/retry")
@@ -138,17 +162,4 @@ def retry_job(
     member: PostingMemberDep,
     runtime: RuntimeDep,
 ) -> Response:
-    try:
-        jobs.retry_job(session, member.actor, job_id)
-    except Conflict as refused:  # it is queued, running or succeeded: nothing to retry
-        job = jobs.get_job(session, member.actor, job_id)
-        return _job_page(
-            request,
-            session,
-            member,
-            runtime,
-            job,
-            status_code=409,
-            refusal=refused.message,
-        )
-    return redirect(f"/jobs/{job_id}")
+    return _act_on_job(request, session, member, runtime, job_id, jobs.retry_job)

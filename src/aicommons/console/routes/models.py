@@ -15,7 +15,7 @@ from aicommons import models
 from aicommons.console.deps import Member, MemberDep, PostingMemberDep, SessionDep
 from aicommons.console.lineage_graph import draw_lineage, gather_lineage
 from aicommons.console.markdown import card_html, split_front_matter
-from aicommons.console.pages import ConsoleRoute, redirect, render
+from aicommons.console.pages import ConsoleRoute, form_refusal, redirect, render
 from aicommons.console.version_comparison import (
     BATCH_SIZES,
     compare_versions,
@@ -85,6 +85,7 @@ def model_page(
         card=card_html(card),
         card_header=split_front_matter(card)[0],
         section="card",
+        may_write=can(session, member.actor, Action.write, MODEL, model),
     )
 
 
@@ -198,49 +199,23 @@ def set_alias(
     """Point an alias at a version (moving it if it exists): the hub checks the member may write and audits it."""
     form = {"alias": alias, "version_id": version_id}
     _ = member.translator.gettext
+    refused = form_refusal(_aliases_page, request, session, member, model_id, form=form)
     try:
         name = _ALIAS_NAME.validate_python(alias)
     except ValidationError:
-        return _aliases_page(
-            request,
-            session,
-            member,
-            model_id,
-            status_code=422,
-            form=form,
-            errors={
-                "alias": _(
-                    "An alias is 1 to 40 lower-case letters, digits, - or _, starting with a letter."
-                )
-            },
+        return refused(
+            "alias",
+            _("An alias is 1 to 40 lower-case letters, digits, - or _, starting with a letter."),
         )
     if version_id not in {
         v.id for v in models.list_versions(session, member.actor, model_id)
     }:
-        return _aliases_page(
-            request,
-            session,
-            member,
-            model_id,
-            status_code=422,
-            form=form,
-            errors={"version_id": _("Choose one of this model's versions.")},
-        )
+        return refused("version_id", _("Choose one of this model's versions."))
     try:
         models.set_alias(session, member.actor, model_id, name, version_id)
     except Invalid:  # the one name the hub keeps for itself
-        return _aliases_page(
-            request,
-            session,
-            member,
-            model_id,
-            status_code=422,
-            form=form,
-            errors={
-                "alias": _(
-                    "'latest' always means the newest version; choose another name."
-                )
-            },
+        return refused(
+            "alias", _("'latest' always means the newest version; choose another name.")
         )
     return redirect(f"/models/{model_id}/aliases")
 

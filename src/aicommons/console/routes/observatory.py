@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from aicommons import compute
 from aicommons.console import charts
 from aicommons.console.deps import Member, MemberDep, PostingMemberDep, SessionDep
+from aicommons.console.locales import Translator
 from aicommons.console.money import fen_formatter, yuan_formatter
 from aicommons.console.pages import ConsoleRoute, redirect, render
 from aicommons.core.errors import Invalid, NotFound
@@ -217,6 +218,11 @@ def subsidy_page(
     return _subsidy_page(request, session, member, application_id)
 
 
+def _reason_rule(translator: Translator) -> str:
+    """Approval and rejection share the schemas' `Reason`, so one message says what it accepts."""
+    return translator.gettext("Give the reason for the decision, at most 2,000 characters.")
+
+
 def _amount(text: str) -> Decimal | None:
     """The approval's amount as typed: None when left empty; InvalidOperation when it is not a number."""
     return Decimal(text.strip().replace(",", "")) if text.strip() else None
@@ -233,9 +239,7 @@ def approve_subsidy(
 ) -> Response:
     gettext = member.translator.gettext
     messages = {
-        "reason": gettext(
-            "Give the reason for the decision, at most 2,000 characters."
-        ),
+        "reason": _reason_rule(member.translator),
         "amount": gettext(
             "Give an amount in yuan above zero with at most two decimals, or leave it empty."
         ),
@@ -286,9 +290,7 @@ def reject_subsidy(
     try:
         rejection = subsidies.Rejection(reason=reason)
     except ValidationError:
-        error = member.translator.gettext(
-            "Give the reason for the decision, at most 2,000 characters."
-        )
+        error = _reason_rule(member.translator)
         return _subsidy_page(
             request,
             session,

@@ -115,25 +115,21 @@ def deploy(
         errors = {
             f: _(DEPLOY_RULES[f], cap=member.translator.number(cap)) for f in refused
         }
-        return _list_page(
-            request, session, member, status_code=422, form=form, errors=errors
-        )
     except Conflict:  # the only conflict a deploy meets: the name is taken
         taken = _("That name is taken; endpoint names are platform-wide.")
         errors = {"name": taken}
-        return _list_page(
-            request, session, member, status_code=422, form=form, errors=errors
-        )
     except (
         NotFound
     ):  # the model lacks that version or alias (or the chosen model has gone)
         errors = {
             "version": _("The model has no version or alias “{ref}”.", ref=version)
         }
-        return _list_page(
-            request, session, member, status_code=422, form=form, errors=errors
-        )
-    return redirect(f"/endpoints/{spec.name}")
+    else:
+        return redirect(f"/endpoints/{spec.name}")
+    # Whichever refusal it was: the form again, as typed, with the message beside its field.
+    return _list_page(
+        request, session, member, status_code=422, form=form, errors=errors
+    )
 
 
 def _field_of(location: tuple[Any, ...]) -> str:
@@ -244,25 +240,14 @@ def try_endpoint(
         )
     except serving_tryit.TryRefused as refused:
         message = member.translator.gettext(refused.message, **refused.values)
-        return _endpoint_page(
-            request,
-            session,
-            member,
-            name,
-            status_code=422,
-            typed=typed,
-            try_error=(refused.field, message),
-        )
+        try_error = (refused.field, message)
     except Invalid as refused:  # what the model cannot take, in the service's words
         _ = member.translator.gettext
         message = _("The model cannot take this input: {why}", why=refused.message)
-        return _endpoint_page(
-            request,
-            session,
-            member,
-            name,
-            status_code=422,
-            typed=typed,
-            try_error=(kind, message),
-        )
-    return _endpoint_page(request, session, member, name, typed=typed, tried=tried)
+        try_error = (kind, message)
+    else:
+        return _endpoint_page(request, session, member, name, typed=typed, tried=tried)
+    # Either refusal: the page again, with what was typed and the message beside its input.
+    return _endpoint_page(
+        request, session, member, name, status_code=422, typed=typed, try_error=try_error
+    )

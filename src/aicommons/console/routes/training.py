@@ -292,6 +292,7 @@ def _train_form(
         form=typed,
         errors=errors or {},
         section="train",
+        may_write=True,  # the forms are for writers only: the page was refused otherwise
     )
 
 
@@ -397,6 +398,7 @@ def _upload_form(
         form=typed,
         errors=errors or {},
         section="upload",
+        may_write=True,
     )
 
 
@@ -529,6 +531,7 @@ def _compress_form(
         form={**COMPRESS_DEFAULTS, **(form or {})},
         errors=errors or {},
         section="compress",
+        may_write=True,
     )
 
 
