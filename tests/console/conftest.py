@@ -1,18 +1,32 @@
 """Console fixtures: members with passwords, and signed-in HTTPS test clients (the console's
-cookies are Secure, so the clients speak https://testserver)."""
+cookies are Secure, so the clients speak https://testserver); a live server and browser pages; the
+data the pages and the browser flows both show (a DataKit, the iris endpoint, a model's hub)."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import skops.io as sio
 import uvicorn
-from consolekit import CHROMIUM, give_password, sign_in
+from consolekit import CHROMIUM, IRIS_FEATURES, IRIS_SPECIES, give_password, sign_in
+from datakit import REVIEWS_CSV, DataKit
 from fastapi.testclient import TestClient
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from aicommons import models, serving
+from aicommons.core.ids import new_id
+from aicommons.models.artifacts import inspect_model_file
+from aicommons.models.hub import register_version
 
 
 @pytest.fixture
@@ -91,8 +105,192 @@ def server(runtime, world) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 860})
-    opened = context.new_page()
+def open_page(browser, server) -> Iterator[Callable[..., object]]:
+    """`open_page(width, height)`: a page in a browser context of its own (its own cookies, so
+    another person, or the same one on another screen), closed after the test."""
+    contexts = []
+
+    def opened(width: int = 1280, height: int = 860):
+        context = browser.new_context(base_url=server, viewport={"width": width, "height": height})
+        contexts.append(context)
+        return context.new_page()
+
     yield opened
-    context.close()
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(open_page):
+    return open_page()
+
+
+# --- what the pages and the browser flows show -----------------------------------------------
+
+@pytest.fixture
+def kit(runtime, world):
+    return DataKit(runtime, world.a_member.actor)
+
+
+@pytest.fixture
+def reviews(kit):
+    """Org A's private text dataset with two imported versions (the second has one more review)."""
+    dataset = kit.dataset("reviews")
+    first = kit.imported(dataset.id, "reviews.csv", REVIEWS_CSV)
+    second = kit.imported(dataset.id, "more.csv", REVIEWS_CSV + "新增的一条评论，内容很长,positive\n".encode())
+    return dataset, first, second
+
+
+def _iris_like_csv(rows: int = 40) -> bytes:
+    """Three numeric features and two classes a linear model separates: a few seconds' training."""
+    lines = ["x1,x2,x3,label"]
+    for i in range(rows):
+        label = "setosa" if i % 2 == 0 else "virginica"
+        lines.append(
+            f"{(i % 2) * 2 + (i % 7) / 10:.2f},{(i % 5) / 5:.2f},{i / rows:.3f},{label}"
+        )
+    return "\n".join(lines).encode()
+
+
+@pytest.fixture
+def flowers(kit):
+    """Org A's private tabular dataset with one imported version."""
+    dataset = kit.dataset("flowers", modality="tabular")
+    return dataset, kit.imported(dataset.id, "flowers.csv", _iris_like_csv())
+
+
+@pytest.fixture(scope="module")
+def iris_skops():
+    X, y = load_iris(return_X_y=True)
+    return sio.dumps(
+        LogisticRegression(max_iter=2000).fit(X.astype(np.float32), IRIS_SPECIES[y])
+    )
+
+
+@pytest.fixture
+def iris(runtime, world, iris_skops):
+    """A scikit-learn classifier uploaded as skops (served as ONNX) that reads records of four
+    named features, deployed as the private endpoint `iris` of org A."""
+    actor = world.a_member.actor
+    with runtime.session() as session:
+        model = models.create_model(
+            session,
+            actor,
+            models.ModelCreate(name="iris", task="tabular-classification"),
+        )
+        meta = models.VersionMeta(
+            preprocessing={"kind": "tabular", "input": "X", "features": IRIS_FEATURES}
+        )
+        version = models.upload_version(
+            session,
+            runtime.blobs,
+            actor,
+            model.id,
+            io.BytesIO(iris_skops),
+            "iris.skops",
+            meta,
+        )
+        serving.deploy(
+            session,
+            actor,
+            serving.EndpointCreate(name="iris", model_id=model.id, max_wait_ms=1),
+        )
+    return model, version
+
+
+@pytest.fixture(scope="module")
+def small_skops() -> bytes:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, 4)).astype(np.float32)
+    return sio.dumps(
+        LogisticRegression().fit(features, (features[:, 0] > 0).astype(int))
+    )
+
+
+def _artifact(payload: bytes):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.skops"
+        path.write_bytes(payload)
+        return inspect_model_file(path)
+
+
+COMPARISON = {  # what a compression job stores with its child (models.comparison.compare)
+    "samples": 60,
+    "threads": 1,
+    "parent": {
+        "size_bytes": 900,
+        "latency_ms": {
+            "1": {"p50": 0.25, "p95": 0.4, "runs": 50},
+            "32": {"p50": 1.5, "p95": 2.0, "runs": 50},
+        },
+    },
+    "child": {
+        "size_bytes": 400,
+        "latency_ms": {
+            "1": {"p50": 0.125, "p95": 0.2, "runs": 50},
+            "32": {"p50": 0.75, "p95": 1.0, "runs": 50},
+        },
+        "cosine_to_parent": 0.999,
+        "label_agreement": 1.0,
+    },
+    "deltas": {
+        "size_ratio": 2.25,
+        "speedup_b1": 2.0,
+        "speedup_b32": 2.0,
+        "accuracy_points": -0.5,
+    },
+}
+
+
+@pytest.fixture
+def hub(runtime, world, kit, small_skops):
+    """Org A's model trained (by a job) on its reviews v1, compressed into v2, with an alias and an endpoint."""
+    dataset = kit.dataset("reviews")
+    trained_on = kit.imported(dataset.id, "reviews.csv", REVIEWS_CSV)
+    actor = world.a_member.actor
+    artifact = _artifact(small_skops)
+    with runtime.session() as session:
+        model = models.create_model(
+            session,
+            actor,
+            models.ModelCreate(
+                name="sentiment", task="tabular-classification", name_zh="情感"
+            ),
+        )
+        train_job, compress_job = new_id("job"), new_id("job")
+        v1 = register_version(
+            session,
+            runtime.blobs,
+            actor,
+            model.id,
+            artifact,
+            operation="train",
+            job_id=train_job,
+            meta=models.VersionMeta(
+                metrics={"accuracy": 0.9, "f1": 0.88},
+                dataset_version_ids=[trained_on.id],
+            ),
+        )
+        v2 = register_version(
+            session,
+            runtime.blobs,
+            actor,
+            model.id,
+            dataclasses.replace(artifact, details={"comparison": COMPARISON}),
+            operation="compress.int8-dynamic",
+            job_id=compress_job,
+            parent_version_id=v1.id,
+            meta=models.VersionMeta(metrics={"accuracy": 0.895}),
+        )
+        models.set_alias(session, actor, model.id, "production", v2.id)
+        serving.deploy(
+            session,
+            actor,
+            serving.EndpointCreate(
+                name="sentiment-prod", model_id=model.id, version="production"
+            ),
+        )
+    return dataclasses.make_dataclass(
+        "Hub",
+        ["model", "v1", "v2", "dataset", "trained_on", "train_job", "compress_job"],
+    )(model, v1, v2, dataset, trained_on, train_job, compress_job)

@@ -6,12 +6,11 @@ answer and nothing stored."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 from annotationkit import LABELS, N_TEXTS, TRUTH, AnnotationKit
-from consolekit import csrf_of
+from consolekit import counted_page, counted_statements, csrf_of
 from support import assert_db_unchanged, db_state
 
 from aicommons.data import annotation
@@ -21,20 +20,6 @@ from aicommons.data.annotation.tables import AnnotationAnswer
 @pytest.fixture
 def ak(runtime, world):
     return AnnotationKit(runtime, world)
-
-
-@contextmanager
-def counted_statements(engine):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def answers_of(runtime, project_id):
@@ -208,10 +193,7 @@ def test_the_projects_list_asks_a_fixed_number_of_queries_however_many_projects(
     client = console("member@a.test")
     for i in range(2):
         ak.project(name=f"few-{i}")
-    client.get("/annotation")
-    with counted_statements(runtime.engine) as statements:
-        assert client.get("/annotation").status_code == 200
-    few = len(statements)
+    _, few, _ = counted_page(client, runtime.engine, "/annotation")
     for i in range(6):
         project = ak.project(name=f"more-{i}")
         ak.join(project.id, world.a_member.actor)

@@ -4,21 +4,14 @@ what the worker sees and what the service stored, and saves screenshots."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
 import sqlalchemy as sa
 from annotationkit import N_TEXTS, AnnotationKit
-from consolekit import CHROMIUM, sign_in_page
+from consolekit import BROWSER, playwright_expect, sign_in_page
 
 from aicommons.data.annotation.tables import AnnotationAnswer, AnnotationItem
 
-pytestmark = [
-    pytest.mark.browser, pytest.mark.slow,
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="no /usr/bin/chromium: run scripts/ensure-chromium.sh"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
+pytestmark = BROWSER
+expect = playwright_expect()
 
 
 def stored_answers(runtime, project_id):

@@ -3,59 +3,31 @@ keys, the play button runs it to the end, and the intersections change colour as
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from consolekit import CHROMIUM, sign_in_page
-from datakit import DataKit
+from consolekit import BROWSER, finished_run, playwright_expect, sign_in_page
 
-from aicommons.scenarios.citybrain import runs
-from aicommons.scenarios.citybrain.schemas import RunCreate
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason="no /usr/bin/chromium: run scripts/ensure-chromium.sh",
-    ),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = BROWSER
+expect = playwright_expect()
 pytest.importorskip("libsumo", reason="the citybrain extra (libsumo) is not installed")
 
 DURATION = 600.0  # ten simulated minutes: eleven moments to replay
 
 
-def _finished_run(runtime, actor, folder) -> str:
-    from aicommons.scenarios.citybrain.simulation import synthetic_grid
-
-    net_sha256, routes_sha256 = runs.store_network(
-        runtime.blobs,
-        *synthetic_grid(
-            folder, size=3, duration=DURATION, vehicles_per_hour=2400, seed=0
-        ),
-    )
-    spec = RunCreate(
-        name="3×3 grid, fixed cycle",
-        net_sha256=net_sha256,
-        routes_sha256=routes_sha256,
-        controller="fixed-time",
-        duration=DURATION,
-    )
-    with runtime.session() as session:
-        queued = runs.start_run(session, runtime.blobs, actor, spec)
-    job = DataKit(runtime, actor).run(type("Job", (), {"id": queued.job_id}))
-    assert job.status == "succeeded", job.error
-    return queued.id
-
-
 def test_the_replay_slider_steps_with_the_keyboard_and_plays_to_the_end(
     page, runtime, world, screenshots, tmp_path
 ):
-    run_id = _finished_run(runtime, world.a_member.actor, tmp_path)
+    from aicommons.scenarios.citybrain.simulation import synthetic_grid
+
+    run_id = finished_run(
+        runtime,
+        world.a_member.actor,
+        synthetic_grid(tmp_path, size=3, duration=DURATION, vehicles_per_hour=2400, seed=0),
+        name="3×3 grid, fixed cycle",
+        controller="fixed-time",
+        duration=DURATION,
+    )
     sign_in_page(page, runtime)
     page.goto(f"/citybrain/runs/{run_id}")
-    expect = sync_api.expect
     circles = page.locator("circle[data-intersection]")
     expect(circles).to_have_count(9)
     clock = page.locator("#replay-clock")

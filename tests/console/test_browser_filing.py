@@ -6,25 +6,15 @@ between the steps, as a worker would."""
 from __future__ import annotations
 
 import json
-import os
 import re
 
-import pytest
-from consolekit import CHROMIUM, sign_in_page
+from consolekit import BROWSER, playwright_expect, sign_in_page
 from filingkit import FAST_TESTS, FilingKit
 
 from aicommons import filing
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason="no /usr/bin/chromium: run scripts/ensure-chromium.sh",
-    ),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
+pytestmark = BROWSER
+expect = playwright_expect()
 
 
 def _fill_the_filing_form(page, fk):
@@ -61,7 +51,7 @@ def _run_queued_jobs(fk):
 
 
 def test_file_a_model_approve_it_and_verify_its_certificate_in_the_public_registry(
-    browser, server, page, runtime, world, screenshots
+    open_page, page, runtime, world, screenshots
 ):
     fk = FilingKit(runtime, world)
 
@@ -85,10 +75,7 @@ def test_file_a_model_approve_it_and_verify_its_certificate_in_the_public_regist
     expect(page.get_by_role("heading", name=re.compile("^风险等级："))).to_be_visible()
 
     # A reviewer from the operator's organisation judges every item and approves.
-    reviewing = browser.new_context(
-        base_url=server, viewport={"width": 1024, "height": 860}
-    )
-    reviewer = reviewing.new_page()
+    reviewer = open_page(1024, 860)
     sign_in_page(reviewer, runtime, "reviewer@operator.test")
     reviewer.goto("/filings")
     reviewer.get_by_role("link", name="备案审核队列").click()
@@ -110,7 +97,7 @@ def test_file_a_model_approve_it_and_verify_its_certificate_in_the_public_regist
         .removeprefix("备案号")
         .strip()
     )
-    reviewing.close()
+    reviewer.context.close()
 
     # The applicant downloads the certificate.
     page.reload()
@@ -120,10 +107,7 @@ def test_file_a_model_approve_it_and_verify_its_certificate_in_the_public_regist
     certificate = download.value.path()
 
     # Anyone, signed out, finds it in the public registry and verifies the certificate.
-    public = browser.new_context(
-        base_url=server, viewport={"width": 1024, "height": 860}
-    )
-    visitor = public.new_page()
+    visitor = open_page(1024, 860)
     visitor.goto("/registry")
     expect(visitor.get_by_role("link", name=number)).to_be_visible()
     visitor.screenshot(path=screenshots / "registry-after-approval.png", full_page=True)
@@ -135,4 +119,4 @@ def test_file_a_model_approve_it_and_verify_its_certificate_in_the_public_regist
     expect(visitor.locator("#verdict")).to_contain_text("证书有效")
     expect(visitor.locator("#verdict")).to_contain_text(number)
     visitor.screenshot(path=screenshots / "certificate-verified.png", full_page=True)
-    public.close()
+    visitor.context.close()

@@ -4,33 +4,17 @@ model's probabilities. Screenshots are saved as test artefacts."""
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import threading
 
-import numpy as np
-import pytest
-import skops.io as sio
-from consolekit import CHROMIUM, sign_in_page
-from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
+from consolekit import BROWSER, IRIS_FEATURES, playwright_expect, sign_in_page
 
-from aicommons import models, serving
 from aicommons.core import jobs
 from aicommons.core.jobs.worker import WorkerLoop
 from aicommons.core.schemas import JobSubmit
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason="no /usr/bin/chromium: run scripts/ensure-chromium.sh",
-    ),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
+pytestmark = BROWSER
+expect = playwright_expect()
 
 
 def _submit(runtime, world, **params):
@@ -79,36 +63,8 @@ def test_a_jobs_page_follows_it_live_then_cancel_and_retry(
 
 
 def test_an_endpoints_try_it_form_shows_the_models_probabilities(
-    page, runtime, world, screenshots
+    page, runtime, iris, screenshots
 ):
-    X, y = load_iris(return_X_y=True)
-    species = np.array(["setosa", "versicolor", "virginica"])
-    fitted = LogisticRegression(max_iter=2000).fit(X.astype(np.float32), species[y])
-    features = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-    actor = world.a_member.actor
-    with runtime.session() as session:
-        model = models.create_model(
-            session,
-            actor,
-            models.ModelCreate(name="iris", task="tabular-classification"),
-        )
-        meta = models.VersionMeta(
-            preprocessing={"kind": "tabular", "input": "X", "features": features}
-        )
-        models.upload_version(
-            session,
-            runtime.blobs,
-            actor,
-            model.id,
-            io.BytesIO(sio.dumps(fitted)),
-            "iris.skops",
-            meta,
-        )
-        serving.deploy(
-            session,
-            actor,
-            serving.EndpointCreate(name="iris", model_id=model.id, max_wait_ms=1),
-        )
     sign_in_page(page, runtime)
     page.goto("/endpoints")
     page.get_by_role("link", name="iris").click()
@@ -117,7 +73,7 @@ def test_an_endpoints_try_it_form_shows_the_models_probabilities(
     page.get_by_role("button", name="预测").click()
     expect(page.locator("#try-features-error")).to_contain_text("这不是 JSON")
     page.get_by_label("特征（JSON）").fill(
-        json.dumps(dict(zip(features, [6.7, 3.0, 5.2, 2.3], strict=True)))
+        json.dumps(dict(zip(IRIS_FEATURES, [6.7, 3.0, 5.2, 2.3], strict=True)))
     )
     page.get_by_role("button", name="预测").click()
     expect(page.locator(".predicted-label")).to_have_text("virginica")

@@ -4,50 +4,24 @@ file field) and starts compressing it. Each flow asserts what the user sees and 
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 
 import numpy as np
-import pytest
 import skops.io as sio
-from consolekit import CHROMIUM, sign_in_page
-from datakit import DataKit
+from consolekit import BROWSER, playwright_expect, sign_in_page
 from sklearn.linear_model import LogisticRegression
 
 from aicommons.core import jobs
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason="no /usr/bin/chromium: run scripts/ensure-chromium.sh",
-    ),
-]
-expect = pytest.importorskip("playwright.sync_api").expect
-
-FLOWERS_CSV = "\n".join(
-    ["x1,x2,x3,label"]
-    + [
-        f"{(i % 2) * 2 + (i % 7) / 10:.2f},{(i % 5) / 5:.2f},{i / 40:.3f},{'setosa' if i % 2 == 0 else 'virginica'}"
-        for i in range(40)
-    ]
-).encode()
-
-
-@pytest.fixture
-def flowers(runtime, world):
-    kit = DataKit(runtime, world.a_member.actor)
-    dataset = kit.dataset("flowers", modality="tabular")
-    kit.imported(dataset.id, "flowers.csv", FLOWERS_CSV)
-    return kit, dataset
+pytestmark = BROWSER
+expect = playwright_expect()
 
 
 def test_a_new_user_creates_a_model_and_trains_its_first_version(
-    page, runtime, world, flowers, screenshots
+    page, runtime, world, kit, flowers, screenshots
 ):
-    kit, dataset = flowers
+    dataset, _version = flowers
     sign_in_page(page, runtime)
     page.goto("/models/new")
     page.get_by_role("button", name="创建模型").click()

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 
 import pytest
-import sqlalchemy as sa
-from datakit import DataKit
+from consolekit import counted_page, finished_run
 
 from aicommons.scenarios.citybrain import runs
 from aicommons.scenarios.citybrain.schemas import RunCreate
@@ -35,34 +33,15 @@ def grid(tmp_path_factory):
 
 
 def _run(runtime, actor, grid, controller: str, seeds: list[int]) -> str:
-    net_sha256, routes_sha256 = runs.store_network(runtime.blobs, *grid)
-    spec = RunCreate(
+    return finished_run(
+        runtime,
+        actor,
+        grid,
         name=f"grid {controller}",
-        net_sha256=net_sha256,
-        routes_sha256=routes_sha256,
         controller=controller,
         seeds=seeds,
         duration=DURATION,
     )
-    with runtime.session() as session:
-        queued = runs.start_run(session, runtime.blobs, actor, spec)
-    job = DataKit(runtime, actor).run(type("Job", (), {"id": queued.job_id}))
-    assert job.status == "succeeded", job.error
-    return queued.id
-
-
-@contextmanager
-def counted_statements(engine):
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def _replay(html: str) -> dict:
@@ -211,13 +190,7 @@ def test_the_runs_list_reads_a_page_of_runs_in_a_fixed_number_of_statements(
                     ),
                 )
 
-    def statements() -> int:
-        client.get("/citybrain")
-        with counted_statements(runtime.engine) as seen:
-            assert client.get("/citybrain").status_code == 200
-        return len(seen)
-
     queue(2)
-    few = statements()
+    _, few, _ = counted_page(client, runtime.engine, "/citybrain")
     queue(20)
-    assert statements() == few
+    assert counted_page(client, runtime.engine, "/citybrain")[1] == few

@@ -5,48 +5,48 @@ every form refuses bad input next to the field, storing nothing."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import tempfile
 from pathlib import Path
 
-import numpy as np
-import pytest
-import skops.io as sio
 import sqlalchemy as sa
 from consolekit import csrf_of
-from datakit import REVIEWS_CSV, DataKit, zip_bytes
-from sklearn.linear_model import LogisticRegression
+from datakit import REVIEWS_CSV, zip_bytes
 from support import assert_db_unchanged, db_state
 
-from aicommons import data, models, serving
+from aicommons import data, models
 from aicommons.core import jobs
-from aicommons.core.ids import new_id
 from aicommons.core.tables import AuditEntry
-from aicommons.models.artifacts import inspect_model_file
-from aicommons.models.hub import register_version
-
-MORE_REVIEWS_CSV = REVIEWS_CSV + "新增的一条评论，内容很长,positive\n".encode()
-
-
-@pytest.fixture
-def kit(runtime, world):
-    return DataKit(runtime, world.a_member.actor)
-
-
-@pytest.fixture
-def reviews(kit):
-    """Org A's private text dataset with two imported versions (the second has one more review)."""
-    dataset = kit.dataset("reviews")
-    first = kit.imported(dataset.id, "reviews.csv", REVIEWS_CSV)
-    second = kit.imported(dataset.id, "more.csv", MORE_REVIEWS_CSV)
-    return dataset, first, second
 
 
 def _blob_count(runtime) -> int:
     return sum(
         1 for path in Path(runtime.settings.blob_url).rglob("*") if path.is_file()
     )
+
+
+def _refused(client, url: str, token: str, fields: dict, error_id: str, message: str, files=None):
+    """Post the form at `url`: it is refused (422) with `message` in the field's error `error_id`."""
+    response = client.post(url, data={"csrf_token": token, **fields}, files=files)
+    assert response.status_code == 422, f"{error_id}: {fields}"
+    assert (
+        f'<p id="{error_id}" class="field-error" role="alert">' in response.text
+        and message in response.text
+    )
+    return response
+
+
+def _refused_each(client, runtime, url: str, good: dict, refusals) -> list:
+    """Post the form at `url` once per refusal `(changes, error_id, message)`, the good input with its
+    changes: each is refused next to its field, and nothing is stored. Each one's (changes, fields
+    posted, error_id, response)."""
+    token = csrf_of(client.get(url).text)
+    before = db_state(runtime)
+    refused = []
+    for changes, error_id, message in refusals:
+        fields = {**good, **changes}
+        refused.append((changes, fields, error_id, _refused(client, url, token, fields, error_id, message)))
+    assert_db_unchanged(before, db_state(runtime))
+    return refused
 
 
 # --- datasets: the version page ---------------------------------------------------------------
@@ -168,6 +168,15 @@ def _job(runtime, world, job_id):
         return jobs.get_job(session, world.a_member.actor, job_id)
 
 
+def _job_started(client, runtime, world, url: str, form: str, fields: dict):
+    """Send the form at `url` (`form`, its page) with `fields`: it redirects (303) to the job it started."""
+    response = client.post(
+        url, follow_redirects=False, data={"csrf_token": csrf_of(form), **fields}
+    )
+    assert response.status_code == 303
+    return _job(runtime, world, response.headers["location"].removeprefix("/jobs/"))
+
+
 def test_the_import_form_uploads_the_file_and_opens_the_job_page(
     console, kit, runtime, world
 ):
@@ -239,15 +248,8 @@ def test_the_import_form_refuses_bad_input_next_to_the_field_and_stores_nothing(
             if upload
             else None
         )
-        response = client.post(
-            f"/datasets/{dataset.id}/import",
-            data={"csrf_token": token, **fields},
-            files=files,
-        )
-        assert response.status_code == 422, error_id
-        assert (
-            f'<p id="{error_id}" class="field-error" role="alert">' in response.text
-            and message in response.text
+        response = _refused(
+            client, f"/datasets/{dataset.id}/import", token, fields, error_id, message, files
         )
         assert f'aria-describedby="{error_id}"' in response.text
         if "label_field" in fields:
@@ -261,13 +263,16 @@ def test_the_cleaning_form_starts_the_apis_cleaning_job(
 ):
     dataset, first, _second = reviews
     client = console("member@a.test")
-    form = client.get(f"/datasets/{dataset.id}/versions/1/clean").text
+    url = f"/datasets/{dataset.id}/versions/1/clean"
+    form = client.get(url).text
     assert 'value="dedup" checked' in form
-    response = client.post(
-        f"/datasets/{dataset.id}/versions/1/clean",
-        follow_redirects=False,
-        data={
-            "csrf_token": csrf_of(form),
+    job = _job_started(
+        client,
+        runtime,
+        world,
+        url,
+        form,
+        {
             "operation": "text_quality",
             "threshold": "0.8",
             "max_distance": "4",
@@ -278,8 +283,6 @@ def test_the_cleaning_form_starts_the_apis_cleaning_job(
             "seed": "0",
         },
     )
-    assert response.status_code == 303
-    job = _job(runtime, world, response.headers["location"].removeprefix("/jobs/"))
     assert job.type == "data.clean" and job.params["version_id"] == first.id
     assert (
         job.params["clean"]["operation"] == "text_quality"
@@ -309,59 +312,43 @@ def test_the_cleaning_form_refuses_bad_input_next_to_the_field_and_stores_nothin
     console, reviews, runtime
 ):
     dataset, _first, _second = reviews
-    client = console("member@a.test")
-    token = csrf_of(client.get(f"/datasets/{dataset.id}/versions/1/clean").text)
-    before = db_state(runtime)
-    for changes, error_id, message in CLEAN_REFUSALS:
-        fields = {
-            "operation": "dedup",
-            "near": "on",
-            "threshold": "0.8",
-            "max_distance": "4",
-            "min_chars": "5",
-            "max_chars": "100",
-            "min_width": "32",
-            "min_height": "32",
-            "seed": "0",
-            **changes,
-        }
-        response = client.post(
-            f"/datasets/{dataset.id}/versions/1/clean",
-            data={"csrf_token": token, **fields},
-        )
-        assert response.status_code == 422, error_id
-        assert (
-            f'<p id="{error_id}" class="field-error" role="alert">' in response.text
-            and message in response.text
-        )
+    good = {
+        "operation": "dedup",
+        "near": "on",
+        "threshold": "0.8",
+        "max_distance": "4",
+        "min_chars": "5",
+        "max_chars": "100",
+        "min_width": "32",
+        "min_height": "32",
+        "seed": "0",
+    }
+    url = f"/datasets/{dataset.id}/versions/1/clean"
+    for _changes, fields, error_id, response in _refused_each(
+        console("member@a.test"), runtime, url, good, CLEAN_REFUSALS
+    ):
         field = error_id.removesuffix("-error")
         if field != "operation":
             assert re.search(
                 rf'id="{field}"[^>]*value="{re.escape(fields[field])}"[^>]*aria-invalid="true"',
                 response.text,
             )
-    assert_db_unchanged(before, db_state(runtime))
 
 
 def test_the_deid_form_starts_the_apis_deid_job(console, reviews, runtime, world):
     dataset, _first, second = reviews
     client = console("member@a.test")
-    form = client.get(f"/datasets/{dataset.id}/versions/2/deid").text
+    url = f"/datasets/{dataset.id}/versions/2/deid"
+    form = client.get(url).text
     assert 'name="fields" value="text"' in form
-    response = client.post(
-        f"/datasets/{dataset.id}/versions/2/deid",
-        follow_redirects=False,
-        data={
-            "csrf_token": csrf_of(form),
-            "fields": ["text"],
-            "faces": "off",
-            "policy": "",
-            "k": "5",
-            "max_suppression": "0.05",
-        },
+    job = _job_started(
+        client,
+        runtime,
+        world,
+        url,
+        form,
+        {"fields": ["text"], "faces": "off", "policy": "", "k": "5", "max_suppression": "0.05"},
     )
-    assert response.status_code == 303
-    job = _job(runtime, world, response.headers["location"].removeprefix("/jobs/"))
     assert job.type == "data.deid" and job.params["version_id"] == second.id
     assert job.params["deid"] == {
         "policy": None,
@@ -392,130 +379,16 @@ def test_the_deid_form_refuses_bad_input_next_to_the_field_and_stores_nothing(
     console, reviews, runtime
 ):
     dataset, _first, _second = reviews
-    client = console("member@a.test")
-    token = csrf_of(client.get(f"/datasets/{dataset.id}/versions/2/deid").text)
-    before = db_state(runtime)
-    for changes, error_id, message in DEID_REFUSALS:
-        fields = {
-            "faces": "blur",
-            "policy": "",
-            "k": "5",
-            "max_suppression": "0.05",
-            **changes,
-        }
-        response = client.post(
-            f"/datasets/{dataset.id}/versions/2/deid",
-            data={"csrf_token": token, **fields},
-        )
-        assert response.status_code == 422, error_id
-        assert (
-            f'<p id="{error_id}" class="field-error" role="alert">' in response.text
-            and message in response.text
-        )
+    good = {"faces": "blur", "policy": "", "k": "5", "max_suppression": "0.05"}
+    url = f"/datasets/{dataset.id}/versions/2/deid"
+    for changes, _fields, _error_id, response in _refused_each(
+        console("member@a.test"), runtime, url, good, DEID_REFUSALS
+    ):
         if "policy" in changes:
             assert "entities: [unclosed</textarea>" in response.text
-    assert_db_unchanged(before, db_state(runtime))
 
 
 # --- models: lineage, comparison, aliases ----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def small_skops() -> bytes:
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(60, 4)).astype(np.float32)
-    return sio.dumps(
-        LogisticRegression().fit(features, (features[:, 0] > 0).astype(int))
-    )
-
-
-def _artifact(payload: bytes):
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.skops"
-        path.write_bytes(payload)
-        return inspect_model_file(path)
-
-
-COMPARISON = {  # what a compression job stores with its child (models.comparison.compare)
-    "samples": 60,
-    "threads": 1,
-    "parent": {
-        "size_bytes": 900,
-        "latency_ms": {
-            "1": {"p50": 0.25, "p95": 0.4, "runs": 50},
-            "32": {"p50": 1.5, "p95": 2.0, "runs": 50},
-        },
-    },
-    "child": {
-        "size_bytes": 400,
-        "latency_ms": {
-            "1": {"p50": 0.125, "p95": 0.2, "runs": 50},
-            "32": {"p50": 0.75, "p95": 1.0, "runs": 50},
-        },
-        "cosine_to_parent": 0.999,
-        "label_agreement": 1.0,
-    },
-    "deltas": {
-        "size_ratio": 2.25,
-        "speedup_b1": 2.0,
-        "speedup_b32": 2.0,
-        "accuracy_points": -0.5,
-    },
-}
-
-
-@pytest.fixture
-def hub(runtime, world, kit, small_skops):
-    """Org A's model trained (by a job) on its reviews v1, compressed into v2, with an alias and an endpoint."""
-    dataset = kit.dataset("reviews")
-    trained_on = kit.imported(dataset.id, "reviews.csv", REVIEWS_CSV)
-    actor = world.a_member.actor
-    artifact = _artifact(small_skops)
-    with runtime.session() as session:
-        model = models.create_model(
-            session,
-            actor,
-            models.ModelCreate(
-                name="sentiment", task="tabular-classification", name_zh="情感"
-            ),
-        )
-        train_job, compress_job = new_id("job"), new_id("job")
-        v1 = register_version(
-            session,
-            runtime.blobs,
-            actor,
-            model.id,
-            artifact,
-            operation="train",
-            job_id=train_job,
-            meta=models.VersionMeta(
-                metrics={"accuracy": 0.9, "f1": 0.88},
-                dataset_version_ids=[trained_on.id],
-            ),
-        )
-        v2 = register_version(
-            session,
-            runtime.blobs,
-            actor,
-            model.id,
-            dataclasses.replace(artifact, details={"comparison": COMPARISON}),
-            operation="compress.int8-dynamic",
-            job_id=compress_job,
-            parent_version_id=v1.id,
-            meta=models.VersionMeta(metrics={"accuracy": 0.895}),
-        )
-        models.set_alias(session, actor, model.id, "production", v2.id)
-        serving.deploy(
-            session,
-            actor,
-            serving.EndpointCreate(
-                name="sentiment-prod", model_id=model.id, version="production"
-            ),
-        )
-    return dataclasses.make_dataclass(
-        "Hub",
-        ["model", "v1", "v2", "dataset", "trained_on", "train_job", "compress_job"],
-    )(model, v1, v2, dataset, trained_on, train_job, compress_job)
 
 
 def test_the_lineage_graph_runs_from_the_dataset_through_jobs_and_versions_to_the_endpoint(
@@ -690,14 +563,13 @@ def test_the_alias_form_refuses_bad_input_next_to_the_field_and_stores_nothing(
     before = db_state(runtime)
     for alias, version, error_id, message in ALIAS_REFUSALS:
         version_id = hub.v1.id if version == "v1" else "mdv_from_another_model"
-        response = client.post(
+        response = _refused(
+            client,
             f"/models/{hub.model.id}/aliases",
-            data={"csrf_token": token, "alias": alias, "version_id": version_id},
-        )
-        assert response.status_code == 422, alias
-        assert (
-            f'<p id="{error_id}" class="field-error" role="alert">' in response.text
-            and message in response.text
+            token,
+            {"alias": alias, "version_id": version_id},
+            error_id,
+            message,
         )
         assert f'value="{alias}"' in response.text
     assert_db_unchanged(before, db_state(runtime))

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from consolekit import csrf_of
+from consolekit import counted_page, csrf_of
 from filingkit import FAST_TESTS, FilingKit
 from support import assert_db_unchanged, db_state
 
@@ -433,20 +432,6 @@ def test_only_a_reviewer_from_another_org_judges_the_checklist_and_approves_from
 # --- lists at scale ---------------------------------------------------------------------------
 
 
-@contextmanager
-def _counted(engine):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-
-
 def _copies(runtime, table, row_id, count, **changes):
     """Insert `count` copies of a row under new ids (and any changed columns, each a function of the copy's index)."""
     with runtime.session() as session:
@@ -471,14 +456,6 @@ def _copies(runtime, table, row_id, count, **changes):
         )
 
 
-def _statements(client, engine, url):
-    client.get(url)  # warm: templates compiled, connection pooled
-    with _counted(engine) as statements:
-        response = client.get(url)
-    assert response.status_code == 200, response.text[:300]
-    return len(statements), response.text
-
-
 def test_the_lists_cost_the_same_statements_for_one_row_or_fifty(console, runtime, fk):
     approved = fk.approved()
     _copies(
@@ -501,7 +478,7 @@ def test_the_lists_cost_the_same_statements_for_one_row_or_fifty(console, runtim
         (reviewer, "/filings/review"),
         (member, "/registry"),
     ]
-    few = {url: _statements(client, runtime.engine, url)[0] for client, url in pages}
+    few = {url: counted_page(client, runtime.engine, url)[1] for client, url in pages}
 
     _copies(runtime, Job, run.job_id, 1)  # more runs, each with a job
     with runtime.session() as session:
@@ -520,7 +497,7 @@ def test_the_lists_cost_the_same_statements_for_one_row_or_fifty(console, runtim
         revision=lambda i: None,
     )
     for client, url in pages:
-        statements, page = _statements(client, runtime.engine, url)
+        page, statements, _ = counted_page(client, runtime.engine, url)
         assert statements == few[url], (
             f"{url}: {few[url]} statements for a row or two, {statements} for a page of 50"
         )

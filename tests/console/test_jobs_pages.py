@@ -6,12 +6,10 @@ as a 404, and a list whose statement count does not grow with the jobs."""
 from __future__ import annotations
 
 import re
-import time
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from consolekit import csrf_of
+from consolekit import counted_page, csrf_of
 from support import assert_db_unchanged, db_state
 
 from aicommons.core import jobs
@@ -20,20 +18,6 @@ from aicommons.core.ids import new_id
 from aicommons.core.jobs.worker import WorkerLoop
 from aicommons.core.schemas import JobSubmit
 from aicommons.core.tables import Job
-
-
-@contextmanager
-def counted_statements(engine):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def _submit(runtime, member, type="diagnostics.sleep", **params):
@@ -208,13 +192,7 @@ def test_the_list_keeps_a_bounded_statement_count_with_many_jobs(
     actor = world.a_member.actor
 
     def counted(**params):
-        client.get("/jobs", params=params)  # warm
-        with counted_statements(runtime.engine) as statements:
-            started = time.perf_counter()
-            response = client.get("/jobs", params=params)
-            elapsed = time.perf_counter() - started
-        assert response.status_code == 200
-        return response.text, len(statements), elapsed
+        return counted_page(client, runtime.engine, "/jobs", **params)
 
     _add_jobs(runtime, actor.org_id, actor.user_id, 5)
     _, few, _ = counted()

@@ -6,14 +6,12 @@ Each shows what the services let the visitor see; another org's record is a 404 
 from __future__ import annotations
 
 import re
-import time
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from consolekit import csrf_of
+from consolekit import counted_page, csrf_of
 from support import assert_db_unchanged, db_state
 
 from aicommons import compute
@@ -25,20 +23,6 @@ BUDGET_S = 0.300
 ENTERPRISE_LINK = (
     '<a href="/observatory/enterprises/9'  # sample credit codes start with 9
 )
-
-
-@contextmanager
-def counted_statements(engine):
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def test_targets_show_progress_verdicts_and_their_arithmetic(
@@ -114,17 +98,10 @@ def test_officials_search_ten_thousand_enterprises_fast_in_a_fixed_number_of_sta
     _bulk_enterprises(runtime, 60, seed=1)
 
     def page(**params):
-        client.get(
-            "/observatory/enterprises", params=params
-        )  # warm: templates compiled, connection pooled
-        with counted_statements(runtime.engine) as seen:
-            started = time.perf_counter()
-            response = client.get("/observatory/enterprises", params=params)
-            elapsed = time.perf_counter() - started
-        assert response.status_code == 200
+        html, statements, elapsed = counted_page(client, runtime.engine, "/observatory/enterprises", **params)
         assert elapsed < BUDGET_S, f"the registry page took {elapsed * 1000:.0f} ms"
-        print(f"\nregistry page {params or ''}: {elapsed * 1000:.1f} ms, {len(seen)} SQL statements")
-        return response.text, len(seen)
+        print(f"\nregistry page {params or ''}: {elapsed * 1000:.1f} ms, {statements} SQL statements")
+        return html, statements
 
     html, few = page()
     assert html.count(ENTERPRISE_LINK) == 50 and 'rel="next"' in html
@@ -325,16 +302,10 @@ def test_the_ledger_lists_a_page_of_transactions_in_a_fixed_number_of_statements
                     compute.TopupCreate(org_id=world.org_a, amount_fen=100),
                 )
 
-    def statements() -> int:
-        client.get("/observatory/ledger")
-        with counted_statements(runtime.engine) as seen:
-            assert client.get("/observatory/ledger").status_code == 200
-        return len(seen)
-
     top_up(2)
-    few = statements()
+    _, few, _ = counted_page(client, runtime.engine, "/observatory/ledger")
     top_up(60)
-    assert statements() == few
+    assert counted_page(client, runtime.engine, "/observatory/ledger")[1] == few
     assert (
         client.get("/observatory/ledger").text.count(
             '<a href="/observatory/ledger/transactions/'

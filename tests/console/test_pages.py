@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 from consolekit import csrf_of
-from datakit import REVIEWS_CSV, DataKit, png, zip_bytes
+from datakit import REVIEWS_CSV, png, zip_bytes
 from filingkit import FilingKit
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -19,11 +19,6 @@ from support import assert_db_unchanged, db_state
 
 from aicommons import data, models
 from aicommons.core import identity
-
-
-@pytest.fixture
-def kit(runtime, world):
-    return DataKit(runtime, world.a_member.actor)
 
 
 def test_home_counts_what_the_org_has_and_the_platform_offers(console, kit):

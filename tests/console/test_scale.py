@@ -4,10 +4,8 @@ query for the whole page)."""
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
-
 import sqlalchemy as sa
+from consolekit import counted_page
 
 from aicommons.core.db import utcnow
 from aicommons.core.ids import new_id
@@ -28,44 +26,20 @@ def _add_datasets(runtime, org_id: str, count: int, *, visibility: str = "privat
         session.execute(sa.insert(Dataset), rows)
 
 
-@contextmanager
-def counted_statements(engine):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-
-
-def _timed_page(client, engine, path="/datasets", **params):
-    client.get(path, params=params)  # warm: templates compiled, connection pooled
-    with counted_statements(engine) as statements:
-        started = time.perf_counter()
-        response = client.get(path, params=params)
-        elapsed = time.perf_counter() - started
-    assert response.status_code == 200
-    return response.text, elapsed, len(statements)
-
-
 def test_ten_thousand_datasets_list_fast_with_a_bounded_number_of_queries(console, runtime, world):
     client = console("member@a.test")
     _add_datasets(runtime, world.org_a, 10)
-    _, _, few_statements = _timed_page(client, runtime.engine)
+    _, few_statements, _ = counted_page(client, runtime.engine, "/datasets")
 
     _add_datasets(runtime, world.org_a, 9_990, prefix="bulk")
     _add_datasets(runtime, world.org_b, 500, prefix="theirs")  # private to B: never listed for A
-    page, elapsed, statements = _timed_page(client, runtime.engine)
+    page, statements, elapsed = counted_page(client, runtime.engine, "/datasets")
     assert statements == few_statements <= 6  # the session, the page of datasets: not one per row
     assert elapsed < BUDGET_S, f"the datasets page took {elapsed * 1000:.0f} ms"
     assert page.count('<a href="/datasets/ds_') == 50 and "theirs-" not in page and 'rel="next"' in page
     print(f"\ndatasets page over 10,000 rows: {elapsed * 1000:.1f} ms, {statements} SQL statements")
 
-    searched, elapsed, statements = _timed_page(client, runtime.engine, q="bulk-0998")
+    searched, statements, elapsed = counted_page(client, runtime.engine, "/datasets", q="bulk-0998")
     assert statements == few_statements and elapsed < BUDGET_S
     assert searched.count('<a href="/datasets/ds_') == 10  # bulk-09980 … bulk-09989
     print(f"searched page: {elapsed * 1000:.1f} ms")
@@ -89,11 +63,11 @@ def _add_models(runtime, org_id: str, count: int, *, prefix: str = "model") -> N
 def test_ten_thousand_models_list_fast_with_a_bounded_number_of_queries(console, runtime, world):
     client = console("member@a.test")
     _add_models(runtime, world.org_a, 10)
-    _, _, few_statements = _timed_page(client, runtime.engine, "/models")
+    _, few_statements, _ = counted_page(client, runtime.engine, "/models")
 
     _add_models(runtime, world.org_a, 9_990, prefix="bulk")
     _add_models(runtime, world.org_b, 500, prefix="theirs")
-    page, elapsed, statements = _timed_page(client, runtime.engine, "/models")
+    page, statements, elapsed = counted_page(client, runtime.engine, "/models")
     assert statements == few_statements <= 6  # the session, the page of models, their aliases: not one per row
     assert elapsed < BUDGET_S, f"the models page took {elapsed * 1000:.0f} ms"
     assert page.count('<a href="/models/mdl_') == 50 and "theirs-" not in page and 'rel="next"' in page

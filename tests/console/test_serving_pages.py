@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import io
 import re
-import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import numpy as np
 import onnxruntime as ort
 import pytest
-import skops.io as sio
 import sqlalchemy as sa
-from consolekit import csrf_of
+from consolekit import IRIS_FEATURES, IRIS_SPECIES, counted_page, csrf_of
 from datakit import DataKit
 from PIL import Image
-from sklearn.datasets import load_digits, load_iris
-from sklearn.linear_model import LogisticRegression
+from sklearn.datasets import load_digits
 from support import assert_db_unchanged, db_state
 
 from aicommons import models, serving
@@ -33,62 +29,7 @@ from aicommons.data.versions import write_version
 from aicommons.serving.endpoints import UsageDelta, record_usage
 from aicommons.serving.tables import Endpoint
 
-FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-SPECIES = np.array(["setosa", "versicolor", "virginica"])
 ZH = Translator("zh_CN")
-
-
-@contextmanager
-def counted_statements(engine):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-
-
-@pytest.fixture(scope="module")
-def iris_skops():
-    X, y = load_iris(return_X_y=True)
-    return sio.dumps(
-        LogisticRegression(max_iter=2000).fit(X.astype(np.float32), SPECIES[y])
-    )
-
-
-@pytest.fixture
-def iris(runtime, world, iris_skops):
-    """A scikit-learn classifier uploaded as skops (served as ONNX) that reads records of four
-    named features, deployed as the private endpoint `iris` of org A."""
-    actor = world.a_member.actor
-    with runtime.session() as session:
-        model = models.create_model(
-            session,
-            actor,
-            models.ModelCreate(name="iris", task="tabular-classification"),
-        )
-        meta = models.VersionMeta(
-            preprocessing={"kind": "tabular", "input": "X", "features": FEATURES}
-        )
-        version = models.upload_version(
-            session,
-            runtime.blobs,
-            actor,
-            model.id,
-            io.BytesIO(iris_skops),
-            "iris.skops",
-            meta,
-        )
-        serving.deploy(
-            session,
-            actor,
-            serving.EndpointCreate(name="iris", model_id=model.id, max_wait_ms=1),
-        )
-    return model, version
 
 
 def _onnx_probabilities(runtime, version, rows):
@@ -130,19 +71,19 @@ def test_try_it_answers_with_the_models_own_probabilities(
     client = console("member@a.test")
     page = client.get("/endpoints/iris").text
     flower = [6.7, 3.0, 5.2, 2.3]
-    record = dict(zip(FEATURES, flower, strict=True))
+    record = dict(zip(IRIS_FEATURES, flower, strict=True))
     import json
 
     answered = _try(client, "iris", page, features=json.dumps(record))
     assert answered.status_code == 200, answered.text[-2000:]
     expected = _onnx_probabilities(runtime, version, [flower])[0]
-    label = SPECIES[int(np.argmax(expected))]
+    label = IRIS_SPECIES[int(np.argmax(expected))]
     html = answered.text
     assert 'id="try-result"' in html
     assert f'<strong class="predicted-label">{label}</strong>' in html
     assert f"({ZH.percent(expected.max())})" in html
     for name, p in zip(
-        SPECIES, expected, strict=True
+        IRIS_SPECIES, expected, strict=True
     ):  # every class in the chart, with its probability
         assert f"<title>{name}: {ZH.percent(p)}</title>" in html
     assert version.id in html  # the version that answered
@@ -443,16 +384,7 @@ def test_the_list_keeps_a_bounded_statement_count_with_many_endpoints(
     model, _ = iris
     client = console("member@a.test")
 
-    def counted():
-        client.get("/endpoints")  # warm
-        with counted_statements(runtime.engine) as statements:
-            started = time.perf_counter()
-            response = client.get("/endpoints")
-            elapsed = time.perf_counter() - started
-        assert response.status_code == 200
-        return response.text, len(statements), elapsed
-
-    _, few, _ = counted()
+    _, few, _ = counted_page(client, runtime.engine, "/endpoints")
     now = utcnow()
     rows = [
         {
@@ -467,7 +399,7 @@ def test_the_list_keeps_a_bounded_statement_count_with_many_endpoints(
     ]
     with runtime.session() as session:
         session.execute(sa.insert(Endpoint), rows)
-    page, many, elapsed = counted()
+    page, many, elapsed = counted_page(client, runtime.engine, "/endpoints")
     assert many == few <= 8
     assert page.count('<a href="/endpoints/bulk-') == 50 and 'rel="next"' in page
     assert elapsed < 0.3, f"the endpoints page took {elapsed * 1000:.0f} ms"

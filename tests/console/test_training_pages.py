@@ -12,36 +12,12 @@ import numpy as np
 import pytest
 import skops.io as sio
 from consolekit import csrf_of
-from datakit import DataKit
 from sklearn.linear_model import LogisticRegression
 from support import assert_db_unchanged, db_state
 
 from aicommons import data, models
 from aicommons.core import jobs
 from aicommons.core.schemas import Visibility
-
-
-def _iris_like_csv(rows: int = 40) -> bytes:
-    """Three numeric features and two classes a linear model separates: a few seconds' training."""
-    lines = ["x1,x2,x3,label"]
-    for i in range(rows):
-        label = "setosa" if i % 2 == 0 else "virginica"
-        lines.append(
-            f"{(i % 2) * 2 + (i % 7) / 10:.2f},{(i % 5) / 5:.2f},{i / rows:.3f},{label}"
-        )
-    return "\n".join(lines).encode()
-
-
-@pytest.fixture
-def kit(runtime, world):
-    return DataKit(runtime, world.a_member.actor)
-
-
-@pytest.fixture
-def flowers(kit):
-    """Org A's private tabular dataset with one imported version."""
-    dataset = kit.dataset("flowers", modality="tabular")
-    return dataset, kit.imported(dataset.id, "flowers.csv", _iris_like_csv())
 
 
 @pytest.fixture
