@@ -522,3 +522,14 @@ def test_another_orgs_private_model_is_404_and_a_readable_one_403(
             == 403
         ), path
     assert_db_unchanged(before, db_state(runtime))
+
+
+def test_the_model_page_offers_the_forms_to_its_writers_only(console, runtime, world, model, uploaded):
+    links = (f'href="/models/{model.id}/train"', f'href="/models/{model.id}/upload"', f'href="/models/{model.id}/versions/1/compress"')
+    owner_page = console("member@a.test").get(f"/models/{model.id}").text
+    assert all(link in owner_page for link in links)
+    assert 'href="/models/new"' in console("member@a.test").get("/models").text
+    with runtime.session() as session:
+        models.update_model(session, world.a_admin.actor, model.id, models.ModelUpdate(visibility=Visibility.public))
+    reader_page = console("member@b.test").get(f"/models/{model.id}")
+    assert reader_page.status_code == 200 and not any(link in reader_page.text for link in links)
