@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
 
 from aicommons.console.deps import (
     CSRF_COOKIE,
@@ -62,6 +63,12 @@ def form_refusal(
         return page(*args, status_code=422, form=form, errors={field: message})
 
     return refused
+
+
+def refused_fields(error: ValidationError) -> list[str]:
+    """The top-level fields a service's schema refused, in the order it names them, each once
+    (a refused tag of a list is the list's field)."""
+    return list(dict.fromkeys(str(e["loc"][0]) for e in error.errors() if e["loc"]))
 
 
 _TITLES = {400: "The request cannot be served", 422: "The request cannot be served", 403: "Not allowed", 404: "Not found", 409: "Conflict"}

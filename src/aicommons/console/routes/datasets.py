@@ -1,6 +1,7 @@
-"""Datasets: the list with search, a dataset's versions, a version's page (statistics charts,
-lineage, records with images and text), the diff between two versions, and the forms that start
-an import, a cleaning job and a de-identification job (each then followed on its job page)."""
+"""Datasets: the list with search, the form that creates a dataset (then its import page), a
+dataset's versions, a version's page (statistics charts, lineage, records with images and text),
+the diff between two versions, and the forms that start an import, a cleaning job and a
+de-identification job (each then followed on its job page)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,19 @@ from aicommons.console.deps import (
     RuntimeDep,
     SessionDep,
 )
+from aicommons.console.entry_fields import entry_field_messages, tags_of
 from aicommons.console.locales import Translator
-from aicommons.console.pages import ConsoleRoute, form_refusal, redirect, render
+from aicommons.console.pages import (
+    ConsoleRoute,
+    form_refusal,
+    redirect,
+    refused_fields,
+    render,
+)
 from aicommons.console.version_statistics import statistics_charts
-from aicommons.core.errors import Invalid
+from aicommons.core.errors import Conflict, Invalid
 from aicommons.core.permissions import Action, can, require
+from aicommons.core.schemas import Visibility
 from aicommons.data.datasets import KIND as DATASET
 from aicommons.data.imports import readers
 
@@ -64,6 +73,100 @@ def dataset_list(
         modality=modality,
         modalities=[m.value for m in data.Modality],
     )
+
+
+# --- a new dataset ----------------------------------------------------------------------------
+# Its routes come before /datasets/{dataset_id}, which would otherwise read "new" as an id.
+
+NEW_DATASET_DEFAULTS = {
+    "name": "",
+    "modality": data.Modality.tabular.value,
+    "visibility": Visibility.private.value,
+    "licence": "",
+    "description": "",
+    "tags": "",
+}
+
+
+def _new_dataset_messages(translator: Translator) -> dict[str, str]:
+    return {
+        **entry_field_messages(translator),
+        "modality": translator.gettext("Choose one of the modalities listed."),
+    }
+
+
+def _new_dataset_form(
+    request: Request,
+    member: Member,
+    *,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    return render(
+        request,
+        member,
+        "datasets/new.html",
+        status_code=status_code,
+        form={**NEW_DATASET_DEFAULTS, **(form or {})},
+        errors=errors or {},
+        modalities=[m.value for m in data.Modality],
+        visibilities=[v.value for v in Visibility],
+    )
+
+
+@router.get("/datasets/new")
+def new_dataset_page(request: Request, member: MemberDep) -> Response:
+    return _new_dataset_form(request, member)
+
+
+@router.post("/datasets/new")
+def create_dataset(
+    request: Request,
+    session: SessionDep,
+    member: PostingMemberDep,
+    name: FormText = "",
+    modality: FormText = "",
+    visibility: FormText = "",
+    licence: FormText = "",
+    description: FormText = "",
+    tags: FormText = "",
+) -> Response:
+    """The API's dataset creation; the new dataset's import page follows, for its first version."""
+    form = {
+        "name": name,
+        "modality": modality,
+        "visibility": visibility,
+        "licence": licence,
+        "description": description,
+        "tags": tags,
+    }
+    try:
+        spec = data.DatasetCreate(**{**form, "tags": tags_of(tags)})
+    except ValidationError as error:  # every refused field is named at once
+        messages = _new_dataset_messages(member.translator)
+        errors = {
+            field: messages[field]
+            for field in refused_fields(error)
+            if field in messages
+        }
+        return _new_dataset_form(
+            request, member, status_code=422, form=form, errors=errors
+        )
+    try:
+        dataset = data.create_dataset(session, member.actor, spec)
+    except Conflict:  # the organisation has a dataset of that name
+        refused = form_refusal(_new_dataset_form, request, member, form=form)
+        return refused(
+            "name",
+            member.translator.gettext(
+                "Your organisation already has a dataset with this name."
+            ),
+        )
+    return redirect(f"/datasets/{dataset.id}/import")
+
+
+# --- a dataset and its versions ---------------------------------------------------------------
 
 
 @router.get("/datasets/{dataset_id}")
@@ -439,7 +542,9 @@ def start_clean(
     except ValidationError as error:
         messages = _clean_messages(member.translator)
         field = _field_of(error, messages, _RULES_FIELD)
-        refused = form_refusal(_clean_form, request, member, dataset, version, form=form)
+        refused = form_refusal(
+            _clean_form, request, member, dataset, version, form=form
+        )
         return refused(field, messages.get(field, str(error.errors()[0]["msg"])))
     job = data.start_clean(session, member.actor, version.id, spec)
     return redirect(f"/jobs/{job.id}")

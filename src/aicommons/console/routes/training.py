@@ -27,8 +27,9 @@ from aicommons.console.deps import (
     RuntimeDep,
     SessionDep,
 )
+from aicommons.console.entry_fields import entry_field_messages, tags_of
 from aicommons.console.locales import Translator
-from aicommons.console.pages import ConsoleRoute, redirect, render
+from aicommons.console.pages import ConsoleRoute, redirect, refused_fields, render
 from aicommons.core.errors import Conflict, Invalid, NotFound
 from aicommons.core.permissions import Action, require
 from aicommons.core.schemas import Visibility
@@ -60,11 +61,6 @@ def _writable_model(
     model = models.get_model(session, member.actor, model_id)
     require(session, member.actor, Action.write, MODEL, model, model_id)
     return model
-
-
-def _first_error_fields(error: ValidationError) -> list[str]:
-    """The top-level fields a schema refused, in the order it names them, each once."""
-    return list(dict.fromkeys(str(e["loc"][0]) for e in error.errors() if e["loc"]))
 
 
 # --- choosing a dataset version ---------------------------------------------------------------
@@ -141,23 +137,13 @@ NEW_MODEL_DEFAULTS = {
 
 def _new_model_messages(translator: Translator) -> dict[str, str]:
     _ = translator.gettext
+    shared = entry_field_messages(translator)
     return {
-        "name": _("A name is 1 to 100 characters."),
+        **shared,
         "name_zh": _("The Chinese name must be at most 100 characters."),
         "task": _("Choose one of the tasks listed."),
-        "visibility": _("Choose private, shared or public."),
-        "licence": _("The licence must be at most 100 characters."),
-        "description": _("The description must be at most 10,000 characters."),
-        "description_zh": _("The description must be at most 10,000 characters."),
-        "tags": _(
-            "Give at most 30 tags, separated by commas, each at most 50 characters."
-        ),
+        "description_zh": shared["description"],
     }
-
-
-def _tags_of(text: str) -> list[str]:
-    """Tags typed as a comma-separated list (a Chinese comma counts too)."""
-    return [tag.strip() for tag in text.replace("，", ",").split(",") if tag.strip()]
 
 
 def _new_model_form(
@@ -211,12 +197,12 @@ def create_model(
         "tags": tags,
     }
     try:
-        spec = models.ModelCreate(**{**form, "tags": _tags_of(tags)})
+        spec = models.ModelCreate(**{**form, "tags": tags_of(tags)})
     except ValidationError as error:
         messages = _new_model_messages(member.translator)
         errors = {
             field: messages[field]
-            for field in _first_error_fields(error)
+            for field in refused_fields(error)
             if field in messages
         }
         return _new_model_form(
@@ -354,7 +340,7 @@ def start_training(
         errors.update(
             {
                 field: messages[field]
-                for field in _first_error_fields(error)
+                for field in refused_fields(error)
                 if field in messages and field not in errors
             }
         )
@@ -605,7 +591,7 @@ def start_compression(
         errors.update(
             {
                 field: messages[field]
-                for field in _first_error_fields(error)
+                for field in refused_fields(error)
                 if field in messages and field not in errors
             }
         )
