@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from datakit import DataKit, zip_bytes
 from filingkit import FilingKit, new_person
-from support import assert_db_unchanged, db_state
+from support import assert_db_unchanged, auth, db_state
 
 from aicommons import data, evaluation, filing, models
 from aicommons.core.errors import Invalid
@@ -164,3 +164,16 @@ def test_requests_that_cannot_run_are_refused_before_anything_is_stored(runtime,
         with runtime.session() as session, pytest.raises(Invalid, match=message):
             training.start_training(session, runtime, applicant, TrainingCreate(model="grid-policy", episodes=2, episode_duration=DURATION, **changes))
     assert_db_unchanged(before, db_state(runtime))
+
+
+def test_the_api_trains_on_a_traffic_dataset_version_and_refuses_mixed_sources(runtime, world, client, traffic):
+    _, _, dataset_version = traffic
+    headers = auth(world.a_member)
+    body = {"model": "api-grid-policy", "dataset_version_id": dataset_version.id, "episodes": 2, "episode_duration": DURATION}
+    mixed = client.post("/api/v1/citybrain/training", json={**body, "net_sha256": "a" * 64, "routes_sha256": "b" * 64}, headers=headers)
+    assert mixed.status_code == 422 and "not both" in mixed.json()["error"]["message"]
+    hidden = client.post("/api/v1/citybrain/training", json=body, headers=auth(world.b_member))
+    assert hidden.status_code == 404 and dataset_version.id in hidden.json()["error"]["message"]
+    created = client.post("/api/v1/citybrain/training", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["params"]["dataset_version_id"] == dataset_version.id and created.json()["params"]["scenario"] == "grid/peak"
