@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -37,18 +37,8 @@ router = APIRouter(route_class=ConsoleRoute)
 PAGE_SIZE = 50
 Cursor = Annotated[str | None, Query(max_length=40)]
 DocumentName = Literal["certificate", "certificate.pdf", "report.html", "report.pdf"]
-SERVICE_FORMS = ["app", "api", "sdk", "website", "mini-program", "embedded", "other"]
-ALGORITHM_TYPES = [
-    "classification",
-    "regression",
-    "detection",
-    "generative",
-    "recommendation",
-    "ranking",
-    "retrieval",
-    "decision",
-    "other",
-]
+SERVICE_FORMS = list(get_args(filing.ServiceForm))
+ALGORITHM_TYPES = list(get_args(filing.AlgorithmType))
 
 
 class FieldRefused(Exception):
