@@ -37,6 +37,7 @@ from aicommons.scenarios.citybrain.network import (
 )
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.no_database  # training and ONNX only: nothing here touches SQL, so it runs once
 
 # Two phases: north-south (n → s, plus a right turn r → e that is green in both) and east-west (w → e).
 CROSSING = Intersection(
