@@ -5,7 +5,7 @@ never a hint that it exists)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request, Response
@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aicommons.console.deps import (
     CSRF_COOKIE,
@@ -65,10 +65,22 @@ def form_refusal(
     return refused
 
 
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
 def refused_fields(error: ValidationError) -> list[str]:
     """The top-level fields a service's schema refused, in the order it names them, each once
     (a refused tag of a list is the list's field)."""
     return list(dict.fromkeys(str(e["loc"][0]) for e in error.errors() if e["loc"]))
+
+
+def as_schema(schema: type[SchemaT], values: Mapping[str, Any], messages: Mapping[str, str]) -> tuple[SchemaT | None, dict[str, str]]:
+    """A form's values as the service's schema, or None and, for every field the schema refused,
+    the form's message for it (so a form names all its wrong fields at once)."""
+    try:
+        return schema(**values), {}
+    except ValidationError as error:
+        return None, {field: messages[field] for field in refused_fields(error) if field in messages}
 
 
 _TITLES = {400: "The request cannot be served", 422: "The request cannot be served", 403: "Not allowed", 404: "Not found", 409: "Conflict"}

@@ -27,9 +27,9 @@ from aicommons.console.entry_fields import entry_field_messages, tags_of
 from aicommons.console.locales import Translator
 from aicommons.console.pages import (
     ConsoleRoute,
+    as_schema,
     form_refusal,
     redirect,
-    refused_fields,
     render,
 )
 from aicommons.console.version_statistics import statistics_charts
@@ -141,18 +141,9 @@ def create_dataset(
         "description": description,
         "tags": tags,
     }
-    try:
-        spec = data.DatasetCreate(**{**form, "tags": tags_of(tags)})
-    except ValidationError as error:  # every refused field is named at once
-        messages = _new_dataset_messages(member.translator)
-        errors = {
-            field: messages[field]
-            for field in refused_fields(error)
-            if field in messages
-        }
-        return _new_dataset_form(
-            request, member, status_code=422, form=form, errors=errors
-        )
+    spec, errors = as_schema(data.DatasetCreate, {**form, "tags": tags_of(tags)}, _new_dataset_messages(member.translator))
+    if spec is None:
+        return _new_dataset_form(request, member, status_code=422, form=form, errors=errors)
     try:
         dataset = data.create_dataset(session, member.actor, spec)
     except Conflict:  # the organisation has a dataset of that name

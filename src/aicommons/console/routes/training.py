@@ -29,7 +29,7 @@ from aicommons.console.deps import (
 )
 from aicommons.console.entry_fields import entry_field_messages, tags_of
 from aicommons.console.locales import Translator
-from aicommons.console.pages import ConsoleRoute, redirect, refused_fields, render
+from aicommons.console.pages import ConsoleRoute, as_schema, redirect, refused_fields, render
 from aicommons.core.errors import Conflict, Invalid, NotFound
 from aicommons.core.permissions import Action, require
 from aicommons.core.schemas import Visibility
@@ -196,18 +196,9 @@ def create_model(
         "description_zh": description_zh,
         "tags": tags,
     }
-    try:
-        spec = models.ModelCreate(**{**form, "tags": tags_of(tags)})
-    except ValidationError as error:
-        messages = _new_model_messages(member.translator)
-        errors = {
-            field: messages[field]
-            for field in refused_fields(error)
-            if field in messages
-        }
-        return _new_model_form(
-            request, member, status_code=422, form=form, errors=errors
-        )
+    spec, errors = as_schema(models.ModelCreate, {**form, "tags": tags_of(tags)}, _new_model_messages(member.translator))
+    if spec is None:
+        return _new_model_form(request, member, status_code=422, form=form, errors=errors)
     try:
         model = models.create_model(session, member.actor, spec)
     except Conflict:  # the organisation has a model of that name
