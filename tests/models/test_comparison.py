@@ -108,7 +108,8 @@ def test_encoders_are_compared_by_embedding_cosine_on_batches_without_unused_pad
     report = compare(parent, child, {"input_ids": ids, "attention_mask": mask}, None, repeats=5)
     assert report["child"]["cosine_to_parent"] > 0.99
     assert report["child"]["label_agreement"] is None and "accuracy" not in report["child"]
-    assert report["deltas"]["accuracy_points"] is None and report["deltas"]["size_ratio"] > 3.5
+    # An int8 table with a float scale per 32-wide row: at most 4 / (1 + 4/32) = 3.56 times smaller.
+    assert report["deltas"]["accuracy_points"] is None and report["deltas"]["size_ratio"] > 3.4
 
 
 def fixed_batch_graph() -> bytes:

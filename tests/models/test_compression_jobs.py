@@ -54,6 +54,9 @@ def test_a_trained_cnn_compresses_with_lineage_and_a_comparison(runtime, digits_
     assert static.metrics["accuracy"] == pytest.approx(comparison["child"]["accuracy"], abs=1e-4)
     quantized = ort.InferenceSession(runtime.blobs.read_bytes(static.onnx_sha256))
     assert quantized.run(["probabilities"], {"image": np.zeros((2, 1, 8, 8), np.float32)})[0].shape == (2, 10)
+    # The int8 options are in the lineage; the CNN's linear layers are Gemms, which the outlier split leaves alone.
+    assert static.parameters["outlier_threshold"] == 6.0 and static.parameters["row_wise_embeddings"] is True
+    assert static.details["outlier_channels"] == 0 and static.details["calibration_records"] == 256
 
     pruned = _compress(kit, parent, method="prune", sparsity=0.6, fine_tune_epochs=3)
     assert pruned.source_format == "safetensors" and pruned.details["sparsity"] >= 0.6
@@ -68,6 +71,18 @@ def test_a_trained_cnn_compresses_with_lineage_and_a_comparison(runtime, digits_
     with runtime.session() as session:
         numbers = [(v.number, v.operation) for v in models.list_versions(session, kit.actor, parent.model_id)]
     assert numbers == [(1, "train"), (2, "compress.int8-static"), (3, "compress.prune"), (4, "compress.distil")]
+
+
+def test_dynamic_int8_records_its_options_and_calibrates_only_when_asked(runtime, digits_cnn):
+    kit, _, parent = digits_cnn
+    calibrated = _compress(kit, parent, method="int8-dynamic", calibration_records=64)
+    assert calibrated.parameters["outlier_threshold"] == 6.0 and calibrated.details["calibration_records"] == 64
+    assert calibrated.details["outlier_channels"] == 0 and calibrated.details["quantized_ops"]
+    plain = _compress(kit, parent, method="int8-dynamic", outlier_threshold=None, row_wise_embeddings=False)
+    assert plain.parameters["outlier_threshold"] is None and plain.parameters["row_wise_embeddings"] is False
+    assert "calibration_records" not in plain.details and plain.details["comparison"]["deltas"]["size_ratio"] > 1
+    with pytest.raises(ValueError, match="outlier_threshold"):
+        models.CompressParams(method="int8-dynamic", outlier_threshold=0.5)
 
 
 def test_compressions_that_cannot_apply_are_refused_before_queueing(runtime, world, digits_cnn):

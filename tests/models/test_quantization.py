@@ -199,3 +199,116 @@ def test_static_quantization_refuses_what_it_cannot_calibrate(digits, digits_cnn
     ).SerializeToString()
     with pytest.raises(Invalid, match=r"needs numeric inputs; this model takes strings \(text\)"):
         quantize_static_int8(text_model, {"text": np.array([["好 评"]], dtype=object)})
+
+
+def outlier_mlp(seed: int = 0) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """x [N, 64] → MatMul 64×128 → Relu → MatMul 128×16, and inputs whose channel 5 is 40 times the
+    others, as a transformer's LayerNorm outputs have a few such channels. Returns the model,
+    calibration rows and test rows."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w1, w2 = rng.normal(0, 0.15, (64, 128)).astype(np.float32), rng.normal(0, 0.1, (128, 16)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"], name="first"), helper.make_node("Relu", ["h"], ["r"], name="relu"),
+         helper.make_node("MatMul", ["r", "w2"], ["y"], name="second")],
+        "outliers", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 16])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+    def rows(count: int) -> np.ndarray:
+        x = rng.normal(0, 1, (count, 64)).astype(np.float32)
+        x[:, 5] *= 40
+        return x
+
+    return model.SerializeToString(), rows(64), rows(256)
+
+
+def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
+
+
+def test_outlier_channels_stay_float_given_calibration_inputs():
+    from aicommons.models.quantization import outlier_channels
+
+    model, calibration, test = outlier_mlp()
+    reference = run(model, {"x": test})["y"]
+    plain = checked(quantize_dynamic_int8(model))
+    split = checked(quantize_dynamic_int8(model, calibration={"x": calibration}))
+    assert outlier_channels(plain) == 0 and outlier_channels(split) == 1  # channel 5 of x; the Relu output has none
+    assert signature_of(split) == signature_of(model)
+    # The int8 MatMuls stay; the outlier channel runs through a 1-row float MatMul beside the first.
+    assert quantized_ops(split) == {"MatMulInteger": 2}
+    float_matmuls = [n for n in onnx.load_model_from_string(split).graph.node if n.op_type == "MatMul"]
+    assert [n.name for n in float_matmuls] == ["first/outliers"]
+    plain_error = 1 - mean_cosine(run(plain, {"x": test})["y"], reference)
+    split_error = 1 - mean_cosine(run(split, {"x": test})["y"], reference)
+    assert split_error < plain_error / 5, (plain_error, split_error)
+    # Static quantization finds them on its own calibration inputs; None turns the split off.
+    static = checked(quantize_static_int8(model, {"x": calibration}))
+    static_plain = checked(quantize_static_int8(model, {"x": calibration}, outlier_threshold=None))
+    assert outlier_channels(static) == 1 and outlier_channels(static_plain) == 0
+    static_error = 1 - mean_cosine(run(static, {"x": test})["y"], reference)
+    static_plain_error = 1 - mean_cosine(run(static_plain, {"x": test})["y"], reference)
+    assert static_error < static_plain_error / 5, (static_plain_error, static_error)
+    # A threshold above the outlier's ratio finds nothing; a ratio of 1 or less is refused.
+    assert outlier_channels(quantize_dynamic_int8(model, calibration={"x": calibration}, outlier_threshold=500)) == 0
+    with pytest.raises(Invalid, match="outlier threshold .* must be above 1"):
+        quantize_dynamic_int8(model, calibration={"x": calibration}, outlier_threshold=1)
+    with pytest.raises(Invalid, match="calibration data lacks input 'x'"):
+        quantize_dynamic_int8(model, calibration={"image": calibration})
+
+
+def test_embedding_tables_are_stored_with_a_scale_per_row():
+    """Rows of very different magnitudes (a frequent token's and a rare one's, positions): one scale
+    for the whole table rounds the small rows to a few levels, a scale per row keeps them."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    table = (rng.normal(0, 1, (500, 32)) * rng.uniform(0.01, 1, (500, 1))).astype(np.float32)
+    table[7] *= 30  # one row far larger than the rest
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["rows"], name="embed"), helper.make_node("ReduceMean", ["rows"], ["pooled"], axes=[1], keepdims=0)],
+        "embedding", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", 32])], [numpy_helper.from_array(table, "table")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    ids = {"ids": rng.integers(0, 500, (200, 6))}
+    reference = run(model, ids)["pooled"]
+    by_row, by_table = checked(quantize_dynamic_int8(model)), checked(quantize_dynamic_int8(model, row_wise_embeddings=False))
+    static_by_row = checked(quantize_static_int8(model, ids, op_types=["Gather"]))
+    for quantized in (by_row, by_table, static_by_row):
+        assert quantized_ops(quantized) == {"Gather": 1} and len(model) / len(quantized) > 3.3
+    initializers = {t.name: t for t in onnx.load_model_from_string(by_row).graph.initializer}
+    assert initializers["table/int8"].data_type == onnx.TensorProto.INT8 and list(initializers["table/row_scale"].dims) == [500, 1]
+    assert 1 - mean_cosine(run(by_row, ids)["pooled"], reference) < 5e-5
+    assert 1 - mean_cosine(run(by_row, ids)["pooled"], reference) < (1 - mean_cosine(run(by_table, ids)["pooled"], reference)) / 10
+    assert 1 - mean_cosine(run(static_by_row, ids)["pooled"], reference) < 5e-5
+    # A Gather named in keep_float keeps its float table.
+    assert quantized_ops(quantize_dynamic_int8(model, keep_float=["embed"])) == {}
+
+
+def test_static_int8_leaves_matmuls_of_two_activations_in_float_unless_asked():
+    """Attention-like scores h·hᵀ: both sides are activations, and a fixed int8 range for them (and
+    for softmax probabilities after them) loses the small values; by default only the MatMul with
+    constant weights is quantized."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"], name="project"), helper.make_node("Transpose", ["h"], ["ht"], perm=[1, 0], name="flip"),
+         helper.make_node("MatMul", ["h", "ht"], ["scores"], name="scores")],
+        "scores", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", 32])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["rows", "rows"])],
+        [numpy_helper.from_array(rng.normal(0, 0.2, (32, 16)).astype(np.float32), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    calibration = {"x": rng.normal(0, 1, (64, 32)).astype(np.float32)}
+    by_default = checked(quantize_static_int8(model, calibration, batch_size=16))
+    asked = checked(quantize_static_int8(model, calibration, batch_size=16, activation_matmuls=True))
+    assert quantized_ops(by_default)["MatMul"] == 1 and quantized_ops(asked)["MatMul"] == 2
+    x = {"x": calibration["x"][:16]}
+    reference = run(model, x)["scores"]
+    assert np.abs(run(by_default, x)["scores"] - reference).max() < 0.03 * np.abs(reference).max()

@@ -39,6 +39,13 @@ class CompressParams(BaseModel):
     method: Method
     dataset_version_id: str | None = Field(None, max_length=40, description="Calibration, fine-tuning and test data; default: the parent's training data.")
     calibration_records: int = Field(256, ge=8, le=10_000)
+    # quantization.OUTLIER_THRESHOLD; not imported here, which would load ONNX Runtime with the API.
+    outlier_threshold: float | None = Field(
+        6.0, gt=1, le=1000,
+        description="int8: MatMul input channels peaking above this many times the median channel (on the calibration "
+        "records, or sample sentences for a text model without data) stay in float; null: none do.",
+    )
+    row_wise_embeddings: bool = Field(True, description="int8: embedding tables get a scale per row instead of one per table.")
     sparsity: float = Field(0.5, gt=0, lt=1)
     fine_tune_epochs: int = Field(5, ge=0, le=200)
     student: str = Field("small-cnn", max_length=60)
@@ -102,7 +109,7 @@ def run_compression(ctx: JobContext, params: CompressJobParams) -> dict[str, Any
             session, blobs, ctx.actor, parent.model_id,
             dataclasses.replace(trained, metrics=metrics, details={**trained.details, "comparison": comparison}),
             dataset_version_ids=[params.dataset_version_id] if params.dataset_version_id else [], operation=f"compress.{params.method}",
-            parameters=params.model_dump(exclude={"version_id"}, exclude_none=True) | {"seed": seed}, job_id=ctx.job_id,
+            parameters=params.model_dump(exclude={"version_id"}, exclude_none=True) | {"seed": seed} | _int8_parameters(params), job_id=ctx.job_id,
             parent_version_id=parent.id,
         )
         state["result"] = {"version_id": version.id, "number": version.number, "metrics": metrics, "comparison": comparison["deltas"]}
@@ -114,17 +121,36 @@ def _compress(ctx: JobContext, params: CompressJobParams, parent: ModelVersionRe
     files = {name: blobs.read_bytes(sha) for name, sha in parent.details.get("files", {}).items()}
     kept = {k: v for k, v in parent.details.items() if k in ("classes", "features", "dimensions", "base_model")}
     if params.method == "int8-dynamic":
-        from aicommons.models.quantization import quantize_dynamic_int8, quantized_ops
+        from aicommons.models.quantization import (
+            outlier_channels,
+            quantize_dynamic_int8,
+            quantized_ops,
+        )
 
-        onnx = quantize_dynamic_int8(parent_onnx)
-        return Trained(onnx, None, "onnx", "onnxruntime-int8", {}, {**kept, "quantized_ops": quantized_ops(onnx)}, parent.preprocessing, files)
+        calibration = _outlier_calibration(parent, blobs, table, seed, params) if params.outlier_threshold is not None else None
+        onnx = quantize_dynamic_int8(
+            parent_onnx, calibration=calibration, outlier_threshold=params.outlier_threshold, row_wise_embeddings=params.row_wise_embeddings,
+        )
+        details = {**kept, "quantized_ops": quantized_ops(onnx), "outlier_channels": outlier_channels(onnx)}
+        if calibration is not None:
+            details["calibration_records"] = _row_count(calibration)
+        return Trained(onnx, None, "onnx", "onnxruntime-int8", {}, details, parent.preprocessing, files)
     assert table is not None
     if params.method == "int8-static":
-        from aicommons.models.quantization import quantize_static_int8, quantized_ops
+        from aicommons.models.quantization import (
+            outlier_channels,
+            quantize_static_int8,
+            quantized_ops,
+        )
 
         calibration = _calibration_inputs(parent, blobs, table, seed, params.calibration_records)
-        onnx = quantize_static_int8(parent_onnx, calibration)
-        details = {**kept, "quantized_ops": quantized_ops(onnx), "calibration_records": params.calibration_records}
+        onnx = quantize_static_int8(
+            parent_onnx, calibration, outlier_threshold=params.outlier_threshold, row_wise_embeddings=params.row_wise_embeddings,
+        )
+        details = {
+            **kept, "quantized_ops": quantized_ops(onnx), "calibration_records": _row_count(calibration),
+            "outlier_channels": outlier_channels(onnx),
+        }
         return Trained(onnx, None, "onnx", "onnxruntime-int8", {}, details, parent.preprocessing, files)
     from aicommons.models import torch_compression
 
@@ -141,6 +167,32 @@ def _compress(ctx: JobContext, params: CompressJobParams, parent: ModelVersionRe
         parent_onnx, run, preprocessing=parent.preprocessing, classes=parent.details.get("classes") or [],
         student=params.student, temperature=params.temperature, alpha=params.alpha, epochs=params.epochs,
     )
+
+
+def _int8_parameters(params: CompressJobParams) -> dict[str, Any]:
+    """The int8 options as used, in the lineage even where null (off), which `exclude_none` would drop."""
+    if params.method not in ("int8-dynamic", "int8-static"):
+        return {}
+    return {"outlier_threshold": params.outlier_threshold, "row_wise_embeddings": params.row_wise_embeddings}
+
+
+def _outlier_calibration(
+    parent: ModelVersionRead, blobs: BlobStore, table: pa.Table | None, seed: int, params: CompressJobParams,
+) -> dict[str, np.ndarray] | None:
+    """Inputs on which dynamic quantization finds outlier channels: calibration records of the data
+    when there is data, else the sample sentences for a text model; None for a model taking strings
+    (nothing numeric to observe) or a non-text model without data."""
+    if any(t["dtype"] == "string" for t in parent.signature.get("inputs", [])):
+        return None
+    if table is not None:
+        return _calibration_inputs(parent, blobs, table, seed, params.calibration_records)
+    if parent.preprocessing.get("kind") in ("wordpiece", "segmented-text"):
+        return _preprocessor(parent, blobs).from_instances(SAMPLE_SENTENCES)
+    return None
+
+
+def _row_count(inputs: dict[str, np.ndarray]) -> int:
+    return len(next(iter(inputs.values()))) if inputs else 0
 
 
 def _split_rows(table: pa.Table, seed: int, name: str) -> pa.Table:
