@@ -24,7 +24,7 @@ pytest.importorskip("torch", reason="training needs torch")
 DURATION = 120  # simulated seconds per episode on a 2x2 grid: each test's simulations take a second or two
 FAST = {
     "signal-performance": {"seeds": 1, "duration": DURATION},
-    "signal-robustness": {"seeds": 1, "duration": DURATION, "severities": [0.5]},
+    "signal-robustness": {"seeds": 1, "duration": DURATION, "severities": [0.5, 1]},
     "signal-safety": {"seeds": 1, "duration": DURATION},
     "signal-efficiency": {"duration": DURATION},
 }
@@ -109,6 +109,7 @@ def test_a_controller_trained_on_a_traffic_dataset_is_evaluated_filed_and_regist
     assert set(performance["per_scenario"]) == {"grid/peak"} and "travel-time" in results["signal-performance"].charts
     robustness = results["signal-robustness"].metrics
     assert set(robustness["relative_increase"]) == {"detector-dropout", "count-noise"}
+    assert set(robustness["relative_increase"]["detector-dropout"]) == {"0.5", "1"}  # a whole severity is named as typed
     assert robustness["worst_relative_increase"] >= robustness["mean_relative_increase"]
     safety = results["signal-safety"].metrics
     assert safety["max_delay_s"] >= safety["p95_delay_s"] > 0 and safety["teleports"] >= 0

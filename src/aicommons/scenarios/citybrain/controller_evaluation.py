@@ -302,16 +302,17 @@ def run_robustness(subject: TrafficSubject, params: dict[str, Any]) -> TestOutco
     seeds, duration = subject.seeds(_count(params, "seeds")), _duration(params)
     plan = [(scenario, seed, perturbation, float(severity)) for scenario in subject.scenarios for seed in seeds
             for perturbation in PERTURBATIONS for severity in severities]
-    increases: dict[str, dict[str, list[float]]] = {p: {str(s): [] for s in severities} for p in PERTURBATIONS}
+    labels = [f"{float(s):g}" for s in severities]  # 1 and 1.0 are one severity
+    increases: dict[str, dict[str, list[float]]] = {p: {label: [] for label in labels} for p in PERTURBATIONS}
     for index, (scenario, seed, perturbation, severity) in enumerate(plan):
         subject.progress(index / len(plan), f"{scenario.name}: {perturbation} {severity:g}, seed {seed}")
         clean = subject.episode(scenario, MODEL, seed, duration).average_travel_time
         perturbed = subject.episode(scenario, MODEL, seed, duration, perturbation=(perturbation, severity)).average_travel_time
-        increases[perturbation][str(severity)].append(perturbed / clean - 1)
+        increases[perturbation][f"{severity:g}"].append(perturbed / clean - 1)
     relative = {p: {s: _mean(v) for s, v in by_severity.items()} for p, by_severity in increases.items()}
     every = [value for by_severity in relative.values() for value in by_severity.values()]
     metrics = {"mean_relative_increase": _mean(every), "worst_relative_increase": float(max(every)), "relative_increase": relative}
-    chart = charts.bar_chart([f"severity {s}" for s in map(str, severities)], {p: [relative[p][str(s)] for s in severities] for p in PERTURBATIONS},
+    chart = charts.bar_chart([f"severity {label}" for label in labels], {p: [relative[p][label] for label in labels] for p in PERTURBATIONS},
                              title="Travel time rise under detector faults", ylabel="relative increase")
     return TestOutcome(metrics, [Chart("detector-faults", "Travel time rise under detector faults", chart)],
                        ["Faults act on what the controller reads, not on the traffic: the same vehicles drive every episode."])
