@@ -201,11 +201,9 @@ def task_file(session: Session, actor: Actor, task_id: str) -> tuple[str, str]:
     return payload["file_sha256"], payload.get("file_name") or "file"
 
 
-def skip_task(session: Session, actor: Actor, task_id: str, *, project_id: str | None = None) -> None:
-    """Give one's own unanswered task back: it stops holding its item at once (as if it had
-    expired), and the worker is never given that item again. A skipped qualification item counts
-    as wrong, like one left to expire. Skipping a task that is already answered is a Conflict;
-    one that has expired is already given back and nothing changes."""
+def _own_task(session: Session, actor: Actor, task_id: str, project_id: str | None, doing: str) -> tuple[AnnotationTask, AnnotationProject]:
+    """The actor's own task (in `project_id`, when given) and its project, locked: NotFound for a
+    task the actor may not see, Forbidden for another worker's."""
     task = session.get(AnnotationTask, task_id)
     if task is None or (project_id is not None and task.project_id != project_id):
         raise not_found("annotation task", task_id)
@@ -215,7 +213,16 @@ def skip_task(session: Session, actor: Actor, task_id: str, *, project_id: str |
         raise not_found("annotation task", task_id) from None
     session.refresh(task)
     if task.user_id != actor.user_id:
-        raise Forbidden(f"Task {task_id!r} is assigned to another worker; you may skip only the tasks given to you.")
+        raise Forbidden(f"Task {task_id!r} is assigned to another worker; you may {doing} only the tasks given to you.")
+    return task, project
+
+
+def skip_task(session: Session, actor: Actor, task_id: str, *, project_id: str | None = None) -> None:
+    """Give one's own unanswered task back: it stops holding its item at once (as if it had
+    expired), and the worker is never given that item again. A skipped qualification item counts
+    as wrong, like one left to expire. Skipping a task that is already answered is a Conflict;
+    one that has expired is already given back and nothing changes."""
+    task, project = _own_task(session, actor, task_id, project_id, "skip")
     if task.answered_at is not None:
         raise Conflict(f"Task {task_id!r} has already been answered; there is nothing to skip.")
     now = utcnow()
@@ -237,16 +244,7 @@ def submit_answer(session: Session, actor: Actor, task_id: str, answer: AnswerSu
     """Answer one's own task. NotFound: no such task (or not in `project_id`); Forbidden: another
     worker's task; Conflict: already answered, expired, or the project closed; Invalid: a value
     that does not fit the schema (naming the unknown label, the bad span or box)."""
-    task = session.get(AnnotationTask, task_id)
-    if task is None or (project_id is not None and task.project_id != project_id):
-        raise not_found("annotation task", task_id)
-    try:
-        project = project_row(session, actor, task.project_id, Action.run, lock=True)
-    except NotFound:
-        raise not_found("annotation task", task_id) from None
-    session.refresh(task)
-    if task.user_id != actor.user_id:
-        raise Forbidden(f"Task {task_id!r} is assigned to another worker; you may answer only the tasks given to you.")
+    task, project = _own_task(session, actor, task_id, project_id, "answer")
     if task.answered_at is not None:
         raise Conflict(f"Task {task_id!r} has already been answered; ask for the next task.")
     now = utcnow()
