@@ -32,10 +32,11 @@ from aicommons.compute.schemas import (
     VoucherRead,
 )
 from aicommons.compute.usage import charge_usage
-from aicommons.compute.vouchers import get_voucher, issue_voucher, list_vouchers
+from aicommons.compute.vouchers import get_voucher, issue_voucher, list_vouchers, page_vouchers
 
 __all__ = [
     "AccountRead", "ChargeCreate", "InsufficientFunds", "OrgBalance", "PriceList", "ReconciliationReport", "TopupCreate", "TransactionRead",
     "UsageChargeRun", "VoucherCreate", "VoucherKind", "VoucherRead", "charge", "charge_usage", "get_balance", "get_transaction",
-    "get_voucher", "issue_voucher", "list_accounts", "list_transactions", "list_vouchers", "load_prices", "reconcile", "topup",
+    "get_voucher", "issue_voucher", "list_accounts", "list_transactions", "list_vouchers", "load_prices", "page_vouchers",
+    "reconcile", "topup",
 ]

@@ -36,6 +36,8 @@ class LedgerTransaction(Base):
     """A balanced set of postings, written once under its idempotency key."""
 
     __tablename__ = "ledger_transactions"
+    # The ledger page, newest first: the org's transactions walked in id order, not all of them sorted.
+    __table_args__ = (sa.Index("ix_ledger_transactions_org_id_id", "org_id", "id"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True)

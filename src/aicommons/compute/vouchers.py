@@ -28,10 +28,12 @@ from aicommons.compute.schemas import (
 from aicommons.compute.tables import LedgerAccount, Voucher
 from aicommons.core import audit
 from aicommons.core.db import utcnow
-from aicommons.core.errors import Invalid, not_found
+from aicommons.core.errors import Invalid, invalid_parameter, not_found
 from aicommons.core.ids import new_id
 from aicommons.core.officials import is_official, require_official
+from aicommons.core.pagination import MAX_LIMIT
 from aicommons.core.permissions import Actor
+from aicommons.core.schemas import Page
 
 KIND = "voucher"
 
@@ -92,14 +94,42 @@ def get_voucher(session: Session, actor: Actor, voucher_id: str) -> VoucherRead:
 
 def list_vouchers(session: Session, actor: Actor, *, org_id: str | None = None, kind: VoucherKind | None = None) -> list[VoucherRead]:
     """Earliest expiry first. An org sees the vouchers it holds and those it issued; officials see all."""
-    stmt = sa.select(Voucher).order_by(Voucher.valid_until, Voucher.id)
+    vouchers = list(session.scalars(_visible(session, actor, org_id, kind).order_by(Voucher.valid_until, Voucher.id)))
+    return _read_many(session, vouchers)
+
+
+def page_vouchers(
+    session: Session, actor: Actor, *, org_id: str | None = None, kind: VoucherKind | None = None, limit: int = 50, cursor: str | None = None
+) -> Page[VoucherRead]:
+    """`list_vouchers` a page at a time, for lists that an official's view of every org makes long.
+    `cursor` is the id of the last voucher of the page before (the order is by expiry, then id)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise invalid_parameter("limit", "page_vouchers", f"an integer in [1, {MAX_LIMIT}]", limit)
+    stmt = _visible(session, actor, org_id, kind)
+    if cursor is not None:
+        if len(cursor) > 40:
+            raise invalid_parameter("cursor", "page_vouchers", "a cursor returned by a previous page", cursor)
+        # After the cursor's voucher in (valid_until, id) order; an unknown cursor continues with nothing.
+        expiry = sa.select(Voucher.valid_until).where(Voucher.id == cursor).scalar_subquery()
+        stmt = stmt.where(sa.or_(Voucher.valid_until > expiry, sa.and_(Voucher.valid_until == expiry, Voucher.id > cursor)))
+    vouchers = list(session.scalars(stmt.order_by(Voucher.valid_until, Voucher.id).limit(limit + 1)))
+    next_cursor = vouchers[limit - 1].id if len(vouchers) > limit else None
+    return Page[VoucherRead](items=_read_many(session, vouchers[:limit]), next_cursor=next_cursor)
+
+
+def _visible(session: Session, actor: Actor, org_id: str | None, kind: VoucherKind | None) -> sa.Select[tuple[Voucher]]:
+    stmt = sa.select(Voucher)
     if not is_official(session, actor):
         stmt = stmt.where(sa.or_(Voucher.org_id == actor.org_id, Voucher.issuer_org_id == actor.org_id))
     if org_id is not None:
         stmt = stmt.where(Voucher.org_id == org_id)
     if kind is not None:
         stmt = stmt.where(Voucher.kind == VoucherKind(kind).value)
-    vouchers = list(session.scalars(stmt))
+    return stmt
+
+
+def _read_many(session: Session, vouchers: list[Voucher]) -> list[VoucherRead]:
+    """The vouchers with their balances, read in one query whatever their number."""
     balances = _balances(session, vouchers)
     now = utcnow()
     return [read_voucher(v, balances[v.account_id], now) for v in vouchers]

@@ -17,6 +17,8 @@ class Evaluation(Base):
     """One run of a suite (or chosen tests) on a model version and a dataset version."""
 
     __tablename__ = "evaluations"
+    # A member's list, newest first: the org's runs walked in id order, not all of them sorted.
+    __table_args__ = (sa.Index("ix_evaluations_org_id_id", "org_id", "id"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     org_id: Mapped[str] = mapped_column(sa.ForeignKey("orgs.id"), index=True)

@@ -25,7 +25,13 @@ class Filing(Base):
     """
 
     __tablename__ = "filings"
-    __table_args__ = (sa.UniqueConstraint("number", "revision", name="uq_filings_number_revision"),)
+    __table_args__ = (
+        sa.UniqueConstraint("number", "revision", name="uq_filings_number_revision"),
+        # The lists, newest first, walked in id order rather than sorted whole: an org's filings,
+        # and those of one status (the review queue, the registry).
+        sa.Index("ix_filings_org_id_id", "org_id", "id"),
+        sa.Index("ix_filings_status_id", "status", "id"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     org_id: Mapped[str] = mapped_column(sa.ForeignKey("orgs.id"), index=True)

@@ -314,6 +314,7 @@ def ledger(
     member: MemberDep,
     org: Annotated[str, Query(max_length=40)] = "",
     cursor: Cursor = None,
+    voucher_cursor: Cursor = None,
 ) -> Response:
     official = is_official(session, member.actor)
     chosen = org.strip() or None
@@ -328,9 +329,9 @@ def ledger(
                 raise  # another org's books: not found, as in the API
             message = member.translator.gettext("No organisation has this id.")
             return _render(request, session, member, "observatory/ledger.html", status_code=422, org=org, org_error=message,
-                           balance=None, vouchers=[], transactions=None)  # fmt: skip
+                           balance=None, vouchers=None, transactions=None)  # fmt: skip
     # Officials see every org's vouchers and transactions until they choose one; others see their own org's.
-    vouchers = compute.list_vouchers(session, member.actor, org_id=chosen)
+    vouchers = compute.page_vouchers(session, member.actor, org_id=chosen, limit=PAGE_SIZE, cursor=voucher_cursor)
     transactions = compute.list_transactions(
         session, member.actor, org_id=chosen, limit=PAGE_SIZE, cursor=cursor
     )

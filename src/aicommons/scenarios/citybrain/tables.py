@@ -18,6 +18,8 @@ class CityBrainRun(Base):
     """One controller on one network and route file, simulated for each of its seeds."""
 
     __tablename__ = "citybrain_runs"
+    # The runs list, newest first: the org's runs walked in id order, not all of them (with their results) sorted.
+    __table_args__ = (sa.Index("ix_citybrain_runs_org_id_id", "org_id", "id"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     org_id: Mapped[str] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
