@@ -238,10 +238,15 @@ def test_batches_are_capped_at_the_rows_predicted_to_fit_the_latency_budget():
 
     try:
         assert runner.predicted_ms(512) > runner.budget_ms / 2 and runner.row_limit() < 512
+        limit_before = runner.row_limit()
         batch_rows = [stats.batch_rows for _, stats in asyncio.run(burst())]
+        limit_after = runner.row_limit()  # the cost model keeps learning during the burst
     finally:
         runner.close()
-    assert 8 < max(batch_rows) < 256, f"batches of {sorted(set(batch_rows))} rows"
+    # The limit depends on this machine's speed (about 250 rows on a slow core, 430 on a fast one);
+    # what must hold is that the cost model's limit, not max_batch_size, bounds the batches.
+    limit = max(limit_before, limit_after)
+    assert 8 < max(batch_rows) <= limit + 8 < 512, f"batches of {sorted(set(batch_rows))} rows, limit {limit_before} then {limit_after}"
 
 
 def test_the_cost_model_learns_fixed_and_per_row_cost_and_keeps_its_slope():
