@@ -42,7 +42,9 @@ def test_the_demo_walks_every_stage_and_ends_with_a_filed_public_model(demo_runt
     observatory = by_key["observatory"]
     assert observatory["sample_enterprises"] == 200 and observatory["sample_observations"] > 0 and observatory["first_region"]
     # The demo's jobs are billed: vouchers pay their share first, so the ¥100 top-up loses at most the rest.
-    assert observatory["billed_fen"] > 0 and 10_000 - observatory["billed_fen"] <= observatory["prepaid_fen"] <= 10_000
+    # (The amount is a few fen, rounded per charge: on a fast machine it can round to nothing.)
+    assert observatory["billed_items"] >= 6  # two trainings, a compression, three evaluations
+    assert 10_000 - observatory["billed_fen"] <= observatory["prepaid_fen"] <= 10_000
     travel = by_key["citybrain"]["average_travel_time_s"]  # seconds per vehicle on the generated grid
     assert set(travel) == {"fixed-time", "max-pressure", "learned"} and travel["max-pressure"] < travel["fixed-time"]
     number = by_key["approve"]["filing_number"]

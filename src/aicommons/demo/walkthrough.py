@@ -378,6 +378,7 @@ def observatory_stage(walk: Walkthrough) -> dict[str, Any]:
         "sample_enterprises": registry.created + registry.updated + registry.unchanged,
         "sample_observations": observations,
         "first_region": leader.region_name if leader else None,
+        "billed_items": billed.items_billed,
         "billed_fen": billed.billed_fen,
         "prepaid_fen": balance.prepaid_fen,
     }
