@@ -104,6 +104,8 @@ def test_run_a_suite_from_the_form_and_read_results_charts_and_reports(console, 
         and 'id="run-body"' in poll.text
     )
     assert "hx-trigger" not in poll.text and "status-succeeded" in poll.text
+    # The fragment and the page share the URL, so caches (the Back button) must key on the header.
+    assert poll.headers["vary"] == "HX-Request" == client.get(run_url).headers["vary"]
     page = client.get(run_url).text
     assert (
         '<h2 id="test-accuracy">准确性 <span class="status status-passed">通过</span></h2>'
@@ -502,3 +504,22 @@ def test_the_lists_cost_the_same_statements_for_one_row_or_fifty(console, runtim
             f"{url}: {few[url]} statements for a row or two, {statements} for a page of 50"
         )
         assert 'rel="next"' in page, url
+
+
+def test_a_models_page_leads_to_evaluating_filing_and_deploying_the_version_shown(console, fk):
+    """The lifecycle's next steps are a click away, each form opened with the model and version chosen."""
+    client = console("member@a.test")
+    card = client.get(f"/models/{fk.model.id}").text
+    steps = {
+        "/evaluations/new": "评测",
+        "/filings/new": "申请备案",
+        "/endpoints": "部署",
+    }
+    for path, text in steps.items():
+        link = re.search(rf'<a href="({path}\?model_id={fk.model.id}&amp;version=1[^"]*)">{text}</a>', card)
+        assert link, f"no link to {path} on the model's page"
+        form = client.get(link.group(1).replace("&amp;", "&")).text
+        assert re.search(rf'<option value="{fk.model.id}" selected', form), path
+        assert re.search(r'name="version" value="1"', form), path
+    # Another org's member sees the card of a public model only, and never these links.
+    assert "/filings/new?model_id" not in console("member@b.test").get(f"/models/{fk.model.id}").text

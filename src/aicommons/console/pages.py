@@ -44,6 +44,9 @@ def render(request: Request, visitor: Visitor, template: str, *, status_code: in
         partial=request.headers.get("hx-request") == "true", **visitor.translator.functions(), **context,
     )
     response = HTMLResponse(html, status_code=status_code)
+    # A page and the fragment htmx polls for share a URL: without this, a browser's Back button
+    # can show the cached bare fragment.
+    response.headers["Vary"] = "HX-Request"
     if visitor.csrf_cookie_missing:
         set_cookie(response, CSRF_COOKIE, visitor.csrf_token)
     return response

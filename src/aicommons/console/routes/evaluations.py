@@ -129,8 +129,9 @@ def run_form(
     session: SessionDep,
     member: MemberDep,
     model_id: Annotated[str, Query(max_length=40)] = "",
+    version: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
-    return _run_form_page(request, session, member, RunForm(model_id=model_id))
+    return _run_form_page(request, session, member, RunForm(model_id=model_id, version=version))
 
 
 @router.post("/evaluations")
@@ -276,13 +277,15 @@ def _filing_form_page(
 
 
 @router.get("/filings/new")
-def new_filing(request: Request, session: SessionDep, member: MemberDep) -> Response:
-    return _filing_form_page(
-        request,
-        session,
-        member,
-        FilingForm(values={"service_form": "api", "algorithm_type": "classification"}),
-    )
+def new_filing(
+    request: Request,
+    session: SessionDep,
+    member: MemberDep,
+    model_id: Annotated[str, Query(max_length=40)] = "",
+    version: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    values = {"service_form": "api", "algorithm_type": "classification", "model_id": model_id, "version": version}
+    return _filing_form_page(request, session, member, FilingForm(values=values))
 
 
 def _attach_uploads(

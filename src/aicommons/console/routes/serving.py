@@ -83,8 +83,12 @@ def endpoint_list(
     session: SessionDep,
     member: MemberDep,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
+    model_id: Annotated[str, Query(max_length=40)] = "",
+    version: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
-    return _list_page(request, session, member, cursor=cursor)
+    # A model's page links here with its shown version, to deploy it.
+    chosen = {"model_id": model_id} | ({"version": version} if version else {})
+    return _list_page(request, session, member, cursor=cursor, form=chosen)
 
 
 @router.post("/endpoints")
