@@ -38,16 +38,18 @@ lint: install-test
 
 # SQLite runs everything; PostgreSQL runs everything but the slow end-to-end tests and the
 # tests that touch no database (they exercise processes, servers and models, not SQL, and
-# already ran once).
+# already ran once). Tests run in one process per core (pytest-xdist; each process has its own
+# databases); TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
 test: install-test lint
-	$(BIN)/pytest
-	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest -m "not slow and not no_database"
+	$(BIN)/pytest -n $(TEST_WORKERS)
+	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest -n $(TEST_WORKERS) -m "not slow and not no_database"
 
 test-sqlite: install-test
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 test-postgres: install-test
-	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest
+	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest -n $(TEST_WORKERS)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e '.[test,citybrain,bench]'
