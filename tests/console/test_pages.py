@@ -165,3 +165,13 @@ def test_every_message_in_templates_and_routes_has_a_chinese_translation():
     zh = Translator("zh_CN")
     untranslated = sorted(m for m in messages if zh.gettext(m) == m and m != "aicommons")
     assert not untranslated
+
+
+def test_english_shows_status_and_form_identifiers_as_words():
+    """English is the source language of messages, but some pages pass services' enum values
+    through `_`: those with underscores or abbreviations have English words (i18n/en)."""
+    from aicommons.console.locales import Translator
+
+    en = Translator("en")
+    assert [en.gettext(v) for v in ("in_review", "test_failed", "not_met", "api")] == ["in review", "tests failed", "not met", "API"]
+    assert en.gettext("Models") == "Models" and Translator("zh_CN").gettext("in_review") != "in review"
