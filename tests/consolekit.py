@@ -28,6 +28,14 @@ BROWSER = [
     pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="no /usr/bin/chromium: run scripts/ensure-chromium.sh"),
 ]
 
+
+def browser_test(test):
+    """BROWSER's marks on one test, for a module whose other tests need no browser."""
+    for mark in BROWSER:
+        test = mark(test)
+    return test
+
+
 # The iris endpoint's records (the `iris` fixture) and the labels its model answers with.
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 IRIS_SPECIES = np.array(["setosa", "versicolor", "virginica"])

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from annotationkit import LABELS, N_TEXTS, AnnotationKit, texts_csv
-from consolekit import BROWSER, csrf_of, playwright_expect, sign_in_page
+from consolekit import browser_test, csrf_of, playwright_expect, sign_in_page
 from datakit import DataKit
 from support import assert_db_unchanged, db_state
 
@@ -230,13 +230,7 @@ def test_another_orgs_version_is_refused_whether_private_or_public(console, runt
     assert [p.org_id for p in projects_of(runtime)] == [world.org_b]
 
 
-def _browser(test):
-    for mark in BROWSER:
-        test = mark(test)
-    return test
-
-
-@_browser
+@browser_test
 def test_a_project_is_created_in_the_browser_with_the_keyboard(page, runtime, world, texts, screenshots):
     expect = playwright_expect()
     sign_in_page(page, runtime)

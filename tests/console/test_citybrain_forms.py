@@ -13,7 +13,7 @@ import html
 
 import pytest
 import sqlalchemy as sa
-from consolekit import BROWSER, csrf_of, playwright_expect, sign_in_page
+from consolekit import browser_test, csrf_of, playwright_expect, sign_in_page
 from datakit import DataKit, zip_bytes
 from support import assert_db_unchanged, db_state
 
@@ -239,13 +239,7 @@ def test_another_orgs_private_traffic_dataset_is_refused_and_its_runs_too(consol
     assert_db_unchanged(before, db_state(runtime))
 
 
-def _browser(test):
-    for mark in BROWSER:
-        test = mark(test)
-    return test
-
-
-@_browser
+@browser_test
 def test_a_run_is_started_in_the_browser(page, runtime, world, signals, screenshots):
     expect = playwright_expect()
     sign_in_page(page, runtime)
