@@ -129,7 +129,9 @@ def test_an_alias_move_switches_traffic_without_dropping_a_request(client, runti
     model, versions, _, features = cancer
     with runtime.session() as session:
         models.set_alias(session, world.a_member.actor, model.id, "production", versions[0].id)
-    url = _deploy(client, world.a_member, model, version="production")["url"]
+    # Four callers in a tight loop for seconds: a quota far above what they can send (the default's
+    # burst, 6000 a minute, is spent in a few seconds on a fast machine).
+    url = _deploy(client, world.a_member, model, version="production", rate_limit_per_minute=10_000_000)["url"]
     body = {"inputs": {"features": features[:3].tolist()}}
     seen: list[tuple[int, str]] = []
     stop = threading.Event()
