@@ -21,7 +21,7 @@ from aicommons.core.errors import Invalid, NotFound
 from aicommons.core.runtime import Runtime
 from aicommons.scenarios.citybrain import runs
 from aicommons.scenarios.citybrain.controllers import controllers
-from aicommons.scenarios.citybrain.network_datasets import traffic_scenarios
+from aicommons.scenarios.citybrain.network_datasets import dataset_scenario, traffic_scenarios
 from aicommons.scenarios.citybrain.schemas import RunCreate, TimingSpec
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -311,10 +311,8 @@ def _network_files(session: Session, member: Member, runtime: Runtime, choice: s
             return run.net_sha256, run.routes_sha256
         if source == "dataset":
             version_id, _sep, scenario = rest.partition(":")
-            table = data.read_version_table(session, data.manifest_cache(runtime), member.actor, version_id)
-            found = next((s for s in traffic_scenarios(table) if s.name == scenario), None)
-            if found is not None:
-                return found.net_sha256, found.routes_sha256
+            found = dataset_scenario(session, data.manifest_cache(runtime), member.actor, version_id, scenario)
+            return found.net_sha256, found.routes_sha256
     except (NotFound, Invalid):  # another organisation's run or private dataset, or no traffic dataset: as unknown
         pass
     errors["network"] = _new_run_messages(member.translator)["network"]

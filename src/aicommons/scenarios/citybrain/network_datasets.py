@@ -17,12 +17,15 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pyarrow as pa
+from sqlalchemy.orm import Session
 
+from aicommons import data
 from aicommons.core.blobs import BlobStore
 from aicommons.core.errors import Invalid
+from aicommons.core.permissions import Actor
 from aicommons.data.formats import rel, visible_files
 from aicommons.data.imports import ImportOptions, Progress, format_detectors, readers
-from aicommons.data.manifest import Record
+from aicommons.data.manifest import ManifestCache, Record
 from aicommons.scenarios.citybrain.network import read_network
 
 FORMAT = "sumo"
@@ -115,3 +118,14 @@ def traffic_scenarios(table: pa.Table) -> list[TrafficScenario]:
     if not scenarios:
         raise Invalid("The dataset version holds no routes file with its network; it has no scenario to test on.")
     return sorted(scenarios, key=lambda s: s.name)
+
+
+def dataset_scenario(session: Session, cache: ManifestCache, actor: Actor, dataset_version_id: str, scenario: str | None = None) -> TrafficScenario:
+    """A scenario of a traffic dataset version the actor may read: the one named, or its first."""
+    scenarios = traffic_scenarios(data.read_version_table(session, cache, actor, dataset_version_id))
+    if scenario is None:
+        return scenarios[0]
+    found = next((s for s in scenarios if s.name == scenario), None)
+    if found is None:
+        raise Invalid(f"Dataset version {dataset_version_id!r} has no scenario {scenario!r}; it has {', '.join(s.name for s in scenarios)}.")
+    return found

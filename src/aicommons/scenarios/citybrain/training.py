@@ -45,7 +45,7 @@ from aicommons.scenarios.citybrain.learning import (
     LearnedController,
     train_policy,
 )
-from aicommons.scenarios.citybrain.network_datasets import traffic_scenarios
+from aicommons.scenarios.citybrain.network_datasets import dataset_scenario
 from aicommons.scenarios.citybrain.schemas import Sha256, TimingSpec
 
 KIND = "citybrain training"
@@ -117,14 +117,7 @@ def _training_files(session: Session, runtime: Runtime, actor: Actor, spec: Trai
         return spec.net_sha256, spec.routes_sha256, None
     if spec.net_sha256 is not None or spec.routes_sha256 is not None:
         raise Invalid("Give either dataset_version_id or net_sha256 and routes_sha256, not both.")
-    table = data.read_version_table(session, data.manifest_cache(runtime), actor, spec.dataset_version_id)
-    scenarios = traffic_scenarios(table)
-    if spec.scenario is None:
-        chosen = scenarios[0]
-    else:
-        chosen = next((s for s in scenarios if s.name == spec.scenario), None)
-        if chosen is None:
-            raise Invalid(f"Dataset version {spec.dataset_version_id!r} has no scenario {spec.scenario!r}; it has {', '.join(s.name for s in scenarios)}.")
+    chosen = dataset_scenario(session, data.manifest_cache(runtime), actor, spec.dataset_version_id, spec.scenario)
     return chosen.net_sha256, chosen.routes_sha256, chosen.name
 
 
