@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from aicommons import __version__
 from aicommons.api.errors import install_error_handlers
+from aicommons.api.predict_gateway import PredictGateway
 from aicommons.api.routes import (
     annotation,
     audit,
@@ -35,6 +37,12 @@ from aicommons.core.runtime import Runtime
 API_PREFIX = "/api/v1"
 
 
+class PlatformApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outermost: predict calls skip FastAPI's per-request layers, which cost a small model more than its run.
+        return PredictGateway(super().build_middleware_stack(), self, API_PREFIX)
+
+
 def create_app(runtime: Runtime | None = None, *, settings: Settings | None = None, run_jobs: bool = False) -> FastAPI:
     """Build the app. With `run_jobs`, the configured executor starts and stops with the server."""
 
@@ -58,7 +66,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
             if own_runtime:
                 app.state.runtime.close()
 
-    app = FastAPI(
+    app = PlatformApp(
         title="aicommons",
         version=__version__,
         description="Open AI public-service platform: data, compute, models, evaluation and filing, serving.",

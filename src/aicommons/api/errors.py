@@ -28,11 +28,21 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{location}: {error.get('msg', 'is invalid')}"
 
 
-async def _aicommons_error(request: Request, exc: AicommonsError) -> JSONResponse:
+def aicommons_error_response(exc: AicommonsError) -> JSONResponse:
+    """A service's refusal as the API answers it (also for routes outside FastAPI's handlers)."""
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if (retry_after := getattr(exc, "retry_after", None)) is not None:
         headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
     return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=headers)
+
+
+def unexpected_error_response(method: str, path: str, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", method, path, exc_info=exc)
+    return JSONResponse(error_body("internal", "An unexpected error occurred; nothing was saved."), 500)
+
+
+async def _aicommons_error(request: Request, exc: AicommonsError) -> JSONResponse:
+    return aicommons_error_response(exc)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -63,8 +73,7 @@ async def _integrity_error(request: Request, exc: sqlalchemy.exc.IntegrityError)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(error_body("internal", "An unexpected error occurred; nothing was saved."), 500)
+    return unexpected_error_response(request.method, request.url.path, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.datastructures import State
 
 from aicommons import serving
 from aicommons.api.deps import ActorDep, SessionDep
@@ -22,12 +23,15 @@ MAX_BODY_BYTES = 32 << 20
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
 
 
-async def get_host(request: Request) -> serving.EndpointHost:
+def host_of(state: State) -> serving.EndpointHost:
     """One host per app, made on first use: apps that never serve start no meter thread."""
-    state = request.app.state
     if getattr(state, "serving", None) is None:
         state.serving = serving.EndpointHost(state.runtime)
     return state.serving  # type: ignore[no-any-return]
+
+
+async def get_host(request: Request) -> serving.EndpointHost:
+    return host_of(request.app.state)
 
 
 HostDep = Annotated[serving.EndpointHost, Depends(get_host)]
@@ -74,13 +78,22 @@ def endpoint_usage(name: str, session: SessionDep, actor: ActorDep, since: datet
 )
 async def predict(name: str, request: Request) -> serving.PredictResponse:
     """JSON `{"inputs": {name: arrays}}` or `{"instances": [...]}`; or a `numpy.save` array
-    (`application/x-npy`) for a single-input model; or one image (`image/png`, `image/jpeg`, …)."""
-    # The hot path takes no FastAPI dependencies: solving them costs more than a small model's run.
-    token = _bearer_token(request.headers.get("authorization", ""))
-    payload = _payload(request.headers.get("content-type", "application/json"), await _body(request))
-    result = await (await get_host(request)).predict(token, name, payload)
-    # Already a validated model: serialise once rather than have FastAPI validate it again.
-    return Response(result.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
+    (`application/x-npy`) for a single-input model; or one image (`image/png`, `image/jpeg`, …).
+
+    The API answers this call in `api.predict_gateway`, ahead of FastAPI; this route declares it
+    for OpenAPI and answers it where the app runs without the gateway."""
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        raise Invalid(f"The request body is over {MAX_BODY_BYTES >> 20} MiB; send fewer instances per request.")
+    answer = await predict_json(host_of(request.app.state), name, request.headers.get("authorization", ""),
+                                request.headers.get("content-type", "application/json"), await request.body())
+    return Response(answer, media_type="application/json")  # type: ignore[return-value]
+
+
+async def predict_json(host: serving.EndpointHost, name: str, authorization: str, content_type: str, body: bytes) -> bytes:
+    """One predict call from its headers and body to the JSON answer; AicommonsError when refused."""
+    result = await host.predict(_bearer_token(authorization), name, _payload(content_type, body))
+    # Already a validated model: serialise it once, with no second validation on the way out.
+    return result.model_dump_json().encode()
 
 
 def _bearer_token(authorization: str) -> str:
@@ -88,12 +101,6 @@ def _bearer_token(authorization: str) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Authentication required: send `Authorization: Bearer <token>`.")
     return token.strip()
-
-
-async def _body(request: Request) -> bytes:
-    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-        raise Invalid(f"The request body is over {MAX_BODY_BYTES >> 20} MiB; send fewer instances per request.")
-    return await request.body()
 
 
 def _payload(content_type: str, body: bytes) -> serving.Payload:
