@@ -103,6 +103,56 @@ def test_bad_requests_are_refused_with_the_problem_named(client, runtime, world,
     assert usage[0]["errors"] == reached_the_model and usage[0]["calls"] == reached_the_model and usage[0]["rows"] == 0
 
 
+def test_the_predict_gateway_answers_as_the_fastapi_route_does(client, runtime, world, cancer, monkeypatch):
+    """Predict calls are answered ahead of FastAPI (`api.predict_gateway`); with the gateway
+    stepping aside, FastAPI's route answers. Both must give the same statuses, bodies and headers."""
+    model, versions, _, features = cancer
+    url = _deploy(client, world.a_member, model)["url"]
+    calls = [
+        ({"json": {"inputs": {"features": features[:3].tolist()}}, "headers": auth(world.a_member)}, 200),
+        ({"json": {"inputs": {"features": features[:3].tolist()}}}, 401),
+        ({"json": {"inputs": {"features": [[1.0]]}}, "headers": auth(world.a_member)}, 422),
+        ({"content": b"{not json", "headers": {**auth(world.a_member), "Content-Type": "application/json"}}, 422),
+        ({"content": b"{}", "headers": {**auth(world.a_member), "Content-Length": str(64 << 20)}}, 422),
+        ({"json": {"inputs": {"features": features[:1].tolist()}}, "headers": auth(world.b_member)}, 404),
+    ]
+
+    def answers():
+        out = []
+        for request, status in calls:
+            response = client.post(url, **request)
+            assert response.status_code == status, (request, response.text)
+            body = response.json()
+            if status == 200:
+                body = {k: v for k, v in body.items() if k not in ("queue_ms", "compute_ms", "batch_rows")}
+            out.append((response.status_code, body, response.headers.get("www-authenticate"), response.headers["content-type"]))
+        return out
+
+    through_gateway = answers()
+    monkeypatch.setattr(client.app.predict_gateway, "endpoint_called", lambda scope: None)
+    through_fastapi = answers()
+    assert through_gateway == through_fastapi
+    assert through_gateway[0][1]["model_version_id"] == versions[1].id
+    assert through_gateway[1][2] == "Bearer" and "MiB" in through_gateway[4][1]["error"]["message"]
+    # Other methods on the path are FastAPI's, and the call stays in the OpenAPI schema.
+    assert client.get(url, headers=auth(world.a_member)).status_code == 405
+    assert "/api/v1/endpoints/{name}/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_an_unexpected_failure_in_predict_is_a_json_500(client, world, cancer, monkeypatch):
+    model, _, _, features = cancer
+    url = _deploy(client, world.a_member, model)["url"]
+    client.post(url, json={"inputs": {"features": features[:1].tolist()}}, headers=auth(world.a_member))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(client.app.state.serving, "predict", broken)
+    response = client.post(url, json={"inputs": {"features": features[:1].tolist()}}, headers=auth(world.a_member))
+    assert response.status_code == 500 and response.json()["error"]["code"] == "internal"
+    assert "disk on fire" not in response.text
+
+
 def test_only_the_owner_org_may_call_and_deploy_refusals(client, runtime, world, cancer):
     model, _, _, features = cancer
     url = _deploy(client, world.a_member, model)["url"]

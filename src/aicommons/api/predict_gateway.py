@@ -3,11 +3,10 @@
 `POST /api/v1/endpoints/{name}/predict` is the platform's hot path: a small model answers in
 tens of microseconds, while routing a request through FastAPI (its middleware stack, exception
 and telemetry layers, the router's scan, the response model) cost about 150 µs of one core on
-this machine. `PredictGateway` is a plain ASGI layer around the app that answers exactly that
-call itself, through the same functions the FastAPI route uses (`routes.serving`), with the
-same error bodies (`api.errors`); every other request passes through untouched. The route
-stays declared in FastAPI for the OpenAPI schema, and still answers where the app runs without
-the gateway.
+this machine. The app (`api.app.PlatformApp`) hands exactly that call to `PredictGateway`
+before FastAPI sees it; the gateway answers it through the same functions the FastAPI route
+uses (`routes.serving`), with the same error bodies (`api.errors`). The route stays declared
+in FastAPI for the OpenAPI schema, and still answers where the app is mounted under another.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from aicommons.api.errors import aicommons_error_response, unexpected_error_response
 from aicommons.api.routes.serving import MAX_BODY_BYTES, host_of, predict_json
@@ -25,18 +24,17 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class PredictGateway:
-    def __init__(self, app: ASGIApp, platform: Any, prefix: str):
-        self.app = app
+    def __init__(self, platform: Any, prefix: str):
         self.platform = platform  # the FastAPI app, whose state holds the runtime and the serving host
         self.pattern = re.compile(re.escape(prefix) + r"/endpoints/([^/]+)/predict")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def endpoint_called(self, scope: Scope) -> str | None:
+        """The endpoint's name when `scope` is a predict call, else None."""
         if scope["type"] == "http" and scope["method"] == "POST" and (match := self.pattern.fullmatch(scope["path"])):
-            await self._predict(match.group(1), scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return match.group(1)
+        return None
 
-    async def _predict(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def answer(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         try:
             body = await _body(receive, int(headers.get(b"content-length") or 0))
