@@ -455,13 +455,12 @@ def predictions(outputs: dict[str, np.ndarray], details: dict[str, Any]) -> list
 
 def _classifications(probabilities: np.ndarray, classes: list[Any] | None) -> list[dict[str, Any]]:
     names: list[Any] = list(classes) if classes and len(classes) == probabilities.shape[1] else list(range(probabilities.shape[1]))
-    rows = []
-    for row in probabilities:
-        rows.append({
-            "label": names[int(np.argmax(row))],
-            "probabilities": {str(name): float(p) for name, p in zip(names, row, strict=True)},
-        })
-    return rows
+    keys = [str(name) for name in names]
+    # Whole-matrix argmax and tolist(): per-row numpy calls cost more than a small model's run.
+    return [
+        {"label": names[best], "probabilities": dict(zip(keys, row, strict=True))}
+        for best, row in zip(np.argmax(probabilities, axis=1).tolist(), np.asarray(probabilities, dtype=np.float64).tolist(), strict=True)
+    ]
 
 
 def _raw_rows(outputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:

@@ -110,7 +110,8 @@ class EndpointHost:
         compute_s = stats.compute_ms / 1000
         self.meter.add(endpoint.id, actor.org_id, rows=rows, compute_seconds=compute_s)
         self.metrics.observe_request(endpoint.name, actor.org_id, "ok", time.perf_counter() - started, compute_seconds=compute_s)
-        return PredictResponse(
+        # Built from values of known types: constructed, not validated again field by field.
+        return PredictResponse.model_construct(
             endpoint=endpoint.name, model_version_id=stats.tag or loaded.version.id,
             predictions=predictions(outputs, loaded.version.details), batch_rows=stats.batch_rows,
             queue_ms=round(stats.queue_ms, 3), compute_ms=round(stats.compute_ms, 3),

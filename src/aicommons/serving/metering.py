@@ -28,8 +28,11 @@ class Meter:
 
     def add(self, endpoint_id: str, org_id: str, *, rows: int, compute_seconds: float, error: bool = False) -> None:
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        key = (endpoint_id, org_id, minute)
         with self._lock:
-            delta = self._pending.setdefault((endpoint_id, org_id, minute), UsageDelta(endpoint_id, org_id, minute))
+            delta = self._pending.get(key)
+            if delta is None:
+                delta = self._pending[key] = UsageDelta(endpoint_id, org_id, minute)
             delta.calls += 1
             delta.rows += rows
             delta.errors += int(error)

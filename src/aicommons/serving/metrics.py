@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -75,12 +76,19 @@ class ServingMetrics:
         self.version = Gauge(prefix + "version", "1 for the model version an endpoint serves.", ["endpoint", "version"], registry=self.registry)
         self._versions: dict[str, str] = {}
         self._lock = threading.Lock()
+        # Each request's labelled series, looked up once: `labels()` costs more than the update.
+        self._request_series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
 
     def observe_request(self, endpoint: str, org: str, status: str, seconds: float, *, compute_seconds: float = 0.0) -> None:
-        self.request_seconds.labels(endpoint).observe(seconds)
-        self.requests.labels(endpoint, org, status).inc()
+        series = self._request_series.get((endpoint, org, status))
+        if series is None:
+            series = (self.request_seconds.labels(endpoint), self.requests.labels(endpoint, org, status), self.compute_seconds.labels(endpoint, org))
+            self._request_series[(endpoint, org, status)] = series
+        latency, requests, compute = series
+        latency.observe(seconds)
+        requests.inc()
         if compute_seconds:
-            self.compute_seconds.labels(endpoint, org).inc(compute_seconds)
+            compute.inc(compute_seconds)
 
     def set_version(self, endpoint: str, version: str) -> None:
         with self._lock:
