@@ -27,7 +27,9 @@ httpx.AsyncClient itself tops out far below these servers here (see `KeepAliveCo
    endpoint written here (parse the JSON, run ONNX Runtime inline with the same session
    settings, no batching, no auth). For context, also printed: raw in-process ONNX Runtime at
    batch 1 (the ceiling, no HTTP), and our batching engine alone behind the peer's bare route
-   (what the engine costs or saves, apart from the platform's auth, quota, metering and schemas).
+   (what the engine costs or saves, apart from the platform's auth, quota, metering and schemas),
+   and the HTTP floor: a bare ASGI app under the same uvicorn answering a constant (no framework,
+   no JSON parsing, no model), the most any one-process server could do here.
 
 The machine may be shared, so each side is measured in several rounds interleaved with its
 peer's (3; `--quick`: 1) and each side's fastest round counts: the least disturbed one.
@@ -350,6 +352,35 @@ def engine_app() -> FastAPI:  # uvicorn factory: our batching engine behind the 
     return _digits_app(run_batched)
 
 
+FLOOR_ANSWER = json.dumps({"predictions": [{"label": 0, "probabilities": [0.1] * 10}]}).encode()
+
+
+def floor_app():  # uvicorn factory: what HTTP alone costs here, the floor under every server measured
+    """Context, not a figure: a bare ASGI app that reads the body and sends a constant answer of
+    the peer's shape. No framework, no JSON parsing, no model: the most one uvicorn process
+    (and this client) can do on this machine."""
+
+    async def app(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        more = True
+        while more:
+            more = (await receive()).get("more_body", False)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(FLOOR_ANSWER)).encode())]})
+        await send({"type": "http.response.body", "body": FLOOR_ANSWER})
+
+    return app
+
+
+def start_floor_server() -> Server:
+    base_url, process = _uvicorn("serving:floor_app", {}, BENCH_DIR)
+    return Server(base_url, {}, process)
+
+
 @contextmanager
 def running(server: Server) -> Iterator[Server]:
     try:
@@ -483,9 +514,9 @@ def cnn_figures(ours_server: Server, model_id: str, trained, measure_s: float, w
     with tempfile.TemporaryDirectory(prefix="bench-plain-") as folder:
         model_path = Path(folder) / "digits.onnx"
         model_path.write_bytes(trained.onnx_bytes)
-        with running(start_plain_server(model_path)) as plain, running(start_engine_server(model_path)) as bare:
+        with running(start_plain_server(model_path)) as plain, running(start_engine_server(model_path)) as bare, running(start_floor_server()) as floor:
             targets = {"ours": (ours_url, ours_server.headers), "plain": (plain.base_url + "/api/v1/predict", {}),
-                       "engine": (bare.base_url + "/api/v1/predict", {})}
+                       "engine": (bare.base_url + "/api/v1/predict", {}), "floor": (floor.base_url + "/api/v1/predict", {})}
             for _ in range(rounds):  # interleaved: on a shared machine every server sees the same weather
                 for c in CNN_CONCURRENCY:
                     for name, (url, headers) in targets.items():
@@ -494,6 +525,7 @@ def cnn_figures(ours_server: Server, model_id: str, trained, measure_s: float, w
     ours = {c: best(results["ours", c]) for c in CNN_CONCURRENCY}
     peer = {c: best(results["plain", c]) for c in CNN_CONCURRENCY}
     engine = {c: best(results["engine", c]) for c in CNN_CONCURRENCY}
+    floor = {c: best(results["floor", c]) for c in CNN_CONCURRENCY}
     session = build_session(trained.onnx_bytes, INTRA_OP_THREADS)
     ceiling = raw_throughput(session, [{"image": images[i % len(images)][None]} for i in range(20_000)], 1)
     busiest = max(CNN_CONCURRENCY)
@@ -505,7 +537,8 @@ def cnn_figures(ours_server: Server, model_id: str, trained, measure_s: float, w
     notes += [
         f"digits CNN {c} clients: ours p50 {ours[c].percentile(50):.1f} / p95 {ours[c].percentile(95):.1f} ms, errors {ours[c].errors or 'none'}; "
         f"plain p50 {peer[c].percentile(50):.1f} / p95 {peer[c].percentile(95):.1f} ms, errors {peer[c].errors or 'none'}; "
-        f"batching engine behind the plain route {engine[c].per_second:,.0f} requests/s, p95 {engine[c].percentile(95):.1f} ms"
+        f"batching engine behind the plain route {engine[c].per_second:,.0f} requests/s, p95 {engine[c].percentile(95):.1f} ms; "
+        f"HTTP floor (constant answer, no framework) {floor[c].per_second:,.0f} requests/s"
         for c in CNN_CONCURRENCY
     ]
     return figures, notes
