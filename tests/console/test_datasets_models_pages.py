@@ -209,6 +209,8 @@ def test_the_import_form_uploads_the_file_and_opens_the_job_page(
         and job.params["source_name"] == "reviews.csv"
     )
     assert kit.run(job).status == "succeeded"
+    job_page = client.get(response.headers["location"]).text  # leads to the version it made
+    assert re.search(r'<a class="button" href="/datasets/ds_\w+/versions/1">查看产出</a>', job_page)
 
 
 IMPORT_REFUSALS = [  # (form fields, uploaded file, the field's error id, what it says)

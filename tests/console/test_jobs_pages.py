@@ -100,6 +100,7 @@ def test_a_job_page_polls_while_active_then_shows_log_and_result(
 
     final = client.get(f"/jobs/{job.id}").text
     assert "hx-trigger" not in final and "step 1/2 done" in final
+    assert "查看产出" not in final  # a diagnostics job makes nothing to open
 
 
 def test_cancel_and_retry_through_the_page_change_the_job(

@@ -203,6 +203,9 @@ def test_the_training_form_queues_the_job_whose_run_makes_the_next_version(
     assert (
         f'href="/models/{model.id}?version=1"' in client.get(f"/models/{model.id}").text
     )
+    # The finished job's page leads to the version it made.
+    job_page = client.get(response.headers["location"]).text
+    assert f'<a class="button" href="/models/{model.id}?version=1">查看产出</a>' in job_page
 
 
 def test_the_training_form_refuses_bad_input_and_queues_nothing(

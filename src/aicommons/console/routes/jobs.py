@@ -22,8 +22,9 @@ from aicommons.console.deps import (
     SessionDep,
 )
 from aicommons.console.pages import ConsoleRoute, redirect, render
+from aicommons import data, models
 from aicommons.core import jobs
-from aicommons.core.errors import Conflict
+from aicommons.core.errors import AicommonsError, Conflict
 from aicommons.core.permissions import Actor
 from aicommons.core.runtime import Runtime
 from aicommons.core.schemas import JobRead, JobStatus
@@ -31,6 +32,7 @@ from aicommons.core.schemas import JobRead, JobStatus
 router = APIRouter(route_class=ConsoleRoute)
 PAGE_SIZE = 50
 LOG_TAIL_BYTES = 64 << 10  # the page shows the log's end; the API serves all of it
+MODEL_VERSION_JOBS = ("models.train", "models.compress", "models.import", "citybrain.train")
 
 
 @router.get("/jobs")
@@ -62,6 +64,28 @@ def job_list(
     )
 
 
+def made_by(session: Session, actor: Actor, job: JobRead) -> str | None:
+    """The console page of what a succeeded job made (a model or dataset version, an evaluation,
+    a City Brain run), or None: where the user goes next."""
+    result = job.result or {}
+    if job.status is not JobStatus.succeeded:
+        return None
+    try:
+        if job.type in MODEL_VERSION_JOBS and "version_id" in result:
+            version = models.get_version(session, actor, result["version_id"])
+            return f"/models/{version.model_id}?version={version.number}"
+        if job.type.startswith("data.") and "version_id" in result:
+            dataset_version = data.get_version(session, actor, result["version_id"])
+            return f"/datasets/{dataset_version.dataset_id}/versions/{dataset_version.number}"
+    except AicommonsError:  # since deleted, or not the actor's to read
+        return None
+    if job.type == "evaluation.run" and "evaluation_id" in result:
+        return f"/evaluations/{result['evaluation_id']}"
+    if job.type == "citybrain.run" and "run_id" in result:
+        return f"/citybrain/runs/{result['run_id']}"
+    return None
+
+
 def _job_page(
     request: Request,
     session: SessionDep,
@@ -82,6 +106,7 @@ def _job_page(
         status_code=status_code,
         job=job,
         log=log,
+        made=made_by(session, member.actor, job),
         refusal=refusal,
     )
 
@@ -112,7 +137,8 @@ def job_live(
         session, runtime.blobs, member.actor, job.id, max_bytes=LOG_TAIL_BYTES
     )
     return render(
-        request, member, "jobs/live.html", job=job, log=log, swap_actions=True
+        request, member, "jobs/live.html", job=job, log=log, swap_actions=True,
+        made=made_by(session, member.actor, job),
     )
 
 
