@@ -39,17 +39,19 @@ lint: install-test
 # SQLite runs everything; PostgreSQL runs everything but the slow end-to-end tests and the
 # tests that touch no database (they exercise processes, servers and models, not SQL, and
 # already ran once). Tests run in one process per core (pytest-xdist; each process has its own
-# databases); TEST_WORKERS=0 runs them in one process.
+# databases); TEST_WORKERS=0 runs them in one process. With work stealing, a process that runs
+# out of tests takes pending ones from the other instead of idling while it finishes a long file.
 TEST_WORKERS ?= auto
+PYTEST = $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 test: install-test lint
-	$(BIN)/pytest -n $(TEST_WORKERS)
-	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest -n $(TEST_WORKERS) -m "not slow and not no_database"
+	$(PYTEST)
+	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(PYTEST) -m "not slow and not no_database"
 
 test-sqlite: install-test
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(PYTEST)
 
 test-postgres: install-test
-	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest -n $(TEST_WORKERS)
+	AICOMMONS_TEST_DB_URL="$$(scripts/ensure-postgres.sh)" $(PYTEST)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e '.[test,citybrain,bench]'
