@@ -477,3 +477,40 @@ def test_a_runner_shortens_the_gil_turns_its_worker_threads_wait_for():
         assert sys.getswitchinterval() == pytest.approx(0.0002)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_a_small_models_concurrent_requests_batch_on_the_event_loop_and_a_slow_models_do_not(features):
+    """Policy 4: when a full batch is predicted under LOOP_BATCH_MS the loop runs each turn's
+    requests itself, batched; a slower model's requests go to the worker threads."""
+    from aicommons.serving.batching import LOOP_BATCH_MS
+
+    small = BatchingRunner(mlp(4), workers=1, max_batch_size=32, max_wait_ms=5, latency_cap_ms=200)
+    reference = ort.InferenceSession(mlp(4))
+    requests = [{"features": features[i:i + 1 + i % 3]} for i in range(300)]
+    try:
+        assert small.predicted_ms(32) <= LOOP_BATCH_MS
+        results = clients(small, requests, concurrency=32)
+    finally:
+        small.close()
+    for request, (outputs, stats, _) in zip(requests, results, strict=True):
+        np.testing.assert_allclose(outputs["probabilities"], reference.run(["probabilities"], request)[0], atol=1e-6)
+    assert small.rounds_on_loop > 0 and small.batches_run < len(requests) / 4, (small.rounds_on_loop, small.batches_run)
+    assert max(stats.batch_rows for _, stats, _ in results) > 8
+
+    slow = BatchingRunner(matmul_stack(depth=32), workers=1, max_batch_size=64, max_wait_ms=2, latency_cap_ms=500)
+    x = np.random.default_rng(8).normal(size=(2, 256)).astype(np.float32)
+    try:
+        assert slow.predicted_ms(64) > LOOP_BATCH_MS
+        clients(slow, [{"x": x}] * 20, concurrency=4)
+    finally:
+        slow.close()
+    assert slow.rounds_on_loop == 0 and slow.rows_run == 40
+
+
+def test_a_runner_freezes_the_objects_alive_when_serving_starts():
+    """A full collection walked every long-lived object and stalled a request ~190 ms now and then;
+    after gc.freeze() those objects are out of its reach (once per process)."""
+    import gc
+
+    BatchingRunner(mlp(5), workers=1).close()
+    assert gc.get_freeze_count() > 1000

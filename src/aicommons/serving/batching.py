@@ -41,7 +41,7 @@ it itself: no hand-off thread between a request and the session):
    the requests that arrive during one turn of the caller's event loop are queued, and at the
    end of that turn the loop itself runs them, batched by the same plan. For such a model the
    hand-offs to a worker and back (two thread wake-ups and the GIL passing between them) cost
-   more than the run: the digits CNN runs 64 rows in about 0.1 ms. A slower model, or a caller
+   more than the run: the digits CNN runs 64 rows in about 0.4 ms. A slower model, or a caller
    in a plain thread (`run_direct`), goes to the workers as above.
 5. **Overload.** Nothing is shed silently: when the queue holds `max_queue_rows` rows a new
    request raises `Overloaded` (HTTP 503 with Retry-After = the predicted time to drain).
