@@ -8,6 +8,7 @@ new copy of a migrated template when none is free.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -163,6 +164,22 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFact
     factory = DatabaseFactory(tmp_path_factory.mktemp("db-template"))
     yield factory
     factory.close()
+
+
+@pytest.fixture
+def frozen_heap() -> Iterator[None]:
+    """For tests that build thousands of rows: what earlier tests left alive in this process is
+    moved out of the garbage collector's reach while the test runs, then handed back.
+
+    Late in a run a worker process holds millions of objects, and each full collection the test's
+    own allocations trigger walks them all: the 10,000-row page tests took up to 55 s there
+    against 8 s in a fresh process (under 6 s with this)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @pytest.fixture

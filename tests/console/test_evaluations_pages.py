@@ -458,6 +458,7 @@ def _copies(runtime, table, row_id, count, **changes):
         )
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_the_lists_cost_the_same_statements_for_one_row_or_fifty(console, runtime, fk):
     approved = fk.approved()
     _copies(

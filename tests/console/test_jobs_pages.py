@@ -186,6 +186,7 @@ def _add_jobs(runtime, org_id, user_id, count):
         session.execute(sa.insert(Job), rows)
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_the_list_keeps_a_bounded_statement_count_with_many_jobs(
     console, runtime, world
 ):

@@ -91,6 +91,7 @@ def _bulk_enterprises(runtime, count: int, seed: int) -> None:
         session.execute(sa.insert(Enterprise), rows)
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_officials_search_ten_thousand_enterprises_fast_in_a_fixed_number_of_statements(
     console, runtime, world, official
 ):
@@ -288,6 +289,7 @@ def test_vouchers_and_the_ledger_for_the_org_and_for_officials(
     )
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_the_ledger_lists_a_page_of_transactions_in_a_fixed_number_of_statements(
     console, runtime, world, official
 ):

@@ -4,6 +4,7 @@ query for the whole page)."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from consolekit import counted_page
 
@@ -11,6 +12,8 @@ from aicommons.core.db import utcnow
 from aicommons.core.ids import new_id
 from aicommons.data.tables import Dataset
 from aicommons.models.tables import Model, ModelAlias, ModelVersion
+
+pytestmark = pytest.mark.usefixtures("frozen_heap")
 
 BUDGET_S = 0.300
 

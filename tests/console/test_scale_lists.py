@@ -34,6 +34,8 @@ from aicommons.filing.tables import Filing
 from aicommons.models.tables import Model, ModelVersion
 from aicommons.scenarios.citybrain.tables import CityBrainRun
 
+pytestmark = pytest.mark.usefixtures("frozen_heap")
+
 BUDGET_S = 0.300
 MANY = 10_000
 FEW = 10

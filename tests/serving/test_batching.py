@@ -512,5 +512,9 @@ def test_a_runner_freezes_the_objects_alive_when_serving_starts():
     after gc.freeze() those objects are out of its reach (once per process)."""
     import gc
 
+    from aicommons.serving.batching import _freeze_long_lived_objects
+
+    gc.unfreeze()
+    _freeze_long_lived_objects.cache_clear()  # this process may have frozen them already
     BatchingRunner(mlp(5), workers=1).close()
     assert gc.get_freeze_count() > 1000
