@@ -8,9 +8,13 @@ PORT ?= 8000
 
 .PHONY: run test test-sqlite test-postgres lint bench install install-test clean
 
+# torch first and alone: pip then takes the CPU wheel that lies on this kind of machine's disk.
+# Resolved together with the project, pip 26 picks PyPI's CUDA build of the same version instead
+# (3 GB of NVIDIA wheels, minutes of every clean install). Keep the pin equal to pyproject.toml's.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
 
 # The platform with City Brain (SUMO from PyPI), so the demo and the console have simulations too.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from aicommons.api.errors import aicommons_error_response, unexpected_error_response
-from aicommons.api.routes.serving import MAX_BODY_BYTES, host_of, predict_json
+from aicommons.api.routes.serving import host_of, predict_json, refuse_oversized_body
 from aicommons.core.errors import AicommonsError, Invalid
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -54,8 +54,7 @@ class PredictGateway:
 
 
 async def _body(receive: Receive, declared_length: int) -> bytes:
-    if declared_length > MAX_BODY_BYTES:
-        raise Invalid(f"The request body is over {MAX_BODY_BYTES >> 20} MiB; send fewer instances per request.")
+    refuse_oversized_body(declared_length)
     chunks, size, more = [], 0, True
     while more:
         message = await receive()
@@ -63,8 +62,7 @@ async def _body(receive: Receive, declared_length: int) -> bytes:
             raise Invalid("The client went away before sending the whole body.")
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise Invalid(f"The request body is over {MAX_BODY_BYTES >> 20} MiB; send fewer instances per request.")
+        refuse_oversized_body(size)  # a body sent without its length, or longer than it said
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)

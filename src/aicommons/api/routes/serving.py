@@ -82,8 +82,7 @@ async def predict(name: str, request: Request) -> serving.PredictResponse:
 
     The API answers this call in `api.predict_gateway`, ahead of FastAPI; this route declares it
     for OpenAPI and answers it where the app runs without the gateway."""
-    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-        raise Invalid(f"The request body is over {MAX_BODY_BYTES >> 20} MiB; send fewer instances per request.")
+    refuse_oversized_body(int(request.headers.get("content-length") or 0))
     answer = await predict_json(host_of(request.app.state), name, request.headers.get("authorization", ""),
                                 request.headers.get("content-type", "application/json"), await request.body())
     return Response(answer, media_type="application/json")  # type: ignore[return-value]
@@ -94,6 +93,11 @@ async def predict_json(host: serving.EndpointHost, name: str, authorization: str
     result = await host.predict(_bearer_token(authorization), name, _payload(content_type, body))
     # Already a validated model: serialise it once, with no second validation on the way out.
     return result.model_dump_json().encode()
+
+
+def refuse_oversized_body(length: int) -> None:
+    if length > MAX_BODY_BYTES:
+        raise Invalid(f"The request body is over {MAX_BODY_BYTES >> 20} MiB; send fewer instances per request.")
 
 
 def _bearer_token(authorization: str) -> str:
