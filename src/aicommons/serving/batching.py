@@ -433,23 +433,29 @@ class BatchingRunner:
     async def infer(self, inputs: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], RunStats]:
         """Run one request of n ≥ 1 rows in whatever batch it joins; its own rows of every output."""
         if self._batches_fit_a_loop_turn() and (waiter := self._join_round(asyncio.get_running_loop())) is not None:
-            return await self._infer_on_loop(inputs, waiter)
-        futures = self._submit(inputs)
+            # Policy 4: queued for the round at the end of this loop turn.
+            return await self._results(self._submit(inputs, on_loop=True), round_end=waiter)
+        return await self._results(self._submit(inputs))
+
+    async def _results(self, futures: list[concurrent.futures.Future[tuple[dict[str, np.ndarray], RunStats]]], *,
+                       round_end: asyncio.Future[None] | None = None) -> tuple[dict[str, np.ndarray], RunStats]:
+        """The submitted request's result once every chunk has run; a cancelled caller's chunks
+        still queued are skipped, not run for nobody."""
         try:
-            if all(future.done() for future in futures):  # it ran right here, in this thread
-                results = [future.result() for future in futures]
+            if round_end is not None:
+                await round_end
+            elif all(future.done() for future in futures):  # it ran right here, in this thread
                 # Still counted as inside: let the loop's other tasks run (and submit) before this
                 # caller can send its next request, so concurrent callers meet in the queue.
                 await asyncio.sleep(0)
-            else:
-                results = [await asyncio.wrap_future(future) for future in futures]
+            # A worker thread may have taken chunks (even of a round's queue): wait for those.
+            return _joined([future.result() if future.done() else await asyncio.wrap_future(future) for future in futures])
         except asyncio.CancelledError:
             for future in futures:
-                future.cancel()  # still queued: it will be skipped, not run for nobody
+                future.cancel()
             raise
         finally:
             self._leave()
-        return _joined(results)
 
     def _batches_fit_a_loop_turn(self) -> bool:
         # Read without the lock: a stale prediction only picks the other, equally correct, path.
@@ -467,21 +473,6 @@ class BatchingRunner:
             waiter: asyncio.Future[None] = loop.create_future()
             self._round_waiters.append(waiter)
             return waiter
-
-    async def _infer_on_loop(self, inputs: Mapping[str, Any], waiter: asyncio.Future[None]) -> tuple[dict[str, np.ndarray], RunStats]:
-        """Policy 4: queue the request and wait for the round at the end of this loop turn."""
-        futures = self._submit(inputs, on_loop=True)
-        try:
-            await waiter
-            # A worker thread may have taken part of the queue first: wait for it the usual way.
-            results = [future.result() if future.done() else await asyncio.wrap_future(future) for future in futures]
-        except asyncio.CancelledError:
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            self._leave()
-        return _joined(results)
 
     def _run_round(self) -> None:
         """Run everything queued, batch by batch, here on the event loop; then wake the callers."""
