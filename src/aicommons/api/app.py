@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -36,6 +38,8 @@ from aicommons.core.registry import load_plugins
 from aicommons.core.runtime import Runtime
 
 API_PREFIX = "/api/v1"
+# Set by `api.server` for the API processes it starts: the folder their shared quotas live in.
+SERVING_SHARED_DIR_ENV = "AICOMMONS_SERVING_SHARED_DIR"
 
 
 class PlatformApp(FastAPI):
@@ -53,8 +57,12 @@ class PlatformApp(FastAPI):
             await super().__call__(scope, receive, send)
 
 
-def create_app(runtime: Runtime | None = None, *, settings: Settings | None = None, run_jobs: bool = False) -> FastAPI:
-    """Build the app. With `run_jobs`, the configured executor starts and stops with the server."""
+def create_app(
+    runtime: Runtime | None = None, *, settings: Settings | None = None, run_jobs: bool = False, serving_shared_dir: Path | None = None,
+) -> FastAPI:
+    """Build the app. With `run_jobs`, the configured executor starts and stops with the server.
+    `serving_shared_dir` holds the rate quotas this app's process shares with other API
+    processes of the same platform (see `api.server`); without it they are the process's own."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +92,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     )
     if runtime is not None:
         app.state.runtime = runtime
+    app.state.serving_shared_dir = serving_shared_dir
     install_error_handlers(app)
     # Serving first: routes match in order, and predict calls are the hot path.
     for router in (serving.router, identity.router, jobs.router, audit.router, data.router, models.router, evaluation.router,
@@ -99,3 +108,9 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     mount_console(app)
     return app
 
+
+
+def create_api_process_app() -> FastAPI:
+    """The app of one of several API processes (a uvicorn factory, see `api.server`): settings
+    from the environment, no job executor, quotas shared through the supervisor's folder."""
+    return create_app(settings=Settings(), serving_shared_dir=Path(os.environ[SERVING_SHARED_DIR_ENV]))

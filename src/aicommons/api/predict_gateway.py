@@ -17,8 +17,9 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from aicommons.api.errors import aicommons_error_response, unexpected_error_response
-from aicommons.api.routes.serving import host_of, predict_json, refuse_oversized_body
+from aicommons.api.routes.serving import predict_json, refuse_oversized_body
 from aicommons.core.errors import AicommonsError, Invalid
+from aicommons.serving import app_host
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -39,7 +40,7 @@ class PredictGateway:
         try:
             body = await _body(receive, int(headers.get(b"content-length") or 0))
             answer = await predict_json(
-                host_of(self.platform.state), name, headers.get(b"authorization", b"").decode("latin-1"),
+                app_host(self.platform.state), name, headers.get(b"authorization", b"").decode("latin-1"),
                 headers.get(b"content-type", b"application/json").decode("latin-1"), body,
             )
         except AicommonsError as exc:

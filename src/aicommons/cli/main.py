@@ -6,7 +6,6 @@ from typing import Annotated
 
 import pydantic
 import typer
-import uvicorn
 from pydantic_settings import SettingsError
 from typer.core import TyperGroup
 
@@ -92,21 +91,20 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default from settings: 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings: 8000).")] = None,
     workers: Annotated[int | None, typer.Option(help="Local job worker processes (0: none).")] = None,
+    api_processes: Annotated[int | None, typer.Option(
+        help="API server processes on the port (default from settings: 1); one per core scales predict calls.")] = None,
+    access_log: Annotated[bool | None, typer.Option("--access-log/--no-access-log", help="Log every request (default from settings: on).")] = None,
 ) -> None:
     """Start the API and console, with the job executor."""
-    from aicommons.api.app import create_app
-    from aicommons.core.runtime import Runtime
+    from aicommons.api.server import run_server
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers, "api_processes": api_processes, "access_log": access_log}.items() if v is not None}
     settings = Settings(**overrides)
-    runtime = Runtime.from_settings(settings)
     url = f"http://{settings.host}:{settings.port}"
     rendering.out.print(f"aicommons console: [bold]{url}/[/]   API: {url}/api/v1   docs: {url}/docs")
-    rendering.out.print(f"home {settings.home} · {settings.workers} job worker(s) · executor {settings.executor}")
-    try:
-        uvicorn.run(create_app(runtime, run_jobs=True), host=settings.host, port=settings.port, log_level="info")
-    finally:
-        runtime.close()
+    rendering.out.print(f"home {settings.home} · {settings.api_processes} API process(es) · {settings.workers} job worker(s) · "
+                        f"executor {settings.executor}")
+    run_server(settings)
 
 
 @app.command()

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     plugins: list[str] = Field(default_factory=list, description="Extra plugin modules to import.")
     host: str = Field("127.0.0.1", description="Address `aicommons serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `aicommons serve` binds.")
+    access_log: bool = Field(True, description="`aicommons serve` logs every request (uvicorn's access log).")
+    api_processes: int = Field(
+        1, ge=1, le=64,
+        description="API server processes `aicommons serve` runs (one per core scales predict calls); "
+                    "they share rate quotas and metrics, and jobs run in the process that supervises them.",
+    )
     filing_number_format: str = Field(
         "ZJAI-{year}-{seq:06d}", description="Format of filing (备案) numbers: Python format fields {year} and {seq}."
     )

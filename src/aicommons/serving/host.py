@@ -15,6 +15,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from aicommons.serving.batching import BatchingRunner
 from aicommons.serving.endpoints import Target, resolve_target
 from aicommons.serving.metering import Meter
 from aicommons.serving.metrics import ServingMetrics
-from aicommons.serving.quotas import RateLimiter
+from aicommons.serving.quotas import RateLimiter, SharedBuckets
 from aicommons.serving.schemas import PredictResponse
 
 TARGET_TTL_S = 1.0
@@ -62,10 +63,13 @@ def _settings(target: Target) -> tuple[int, int, float, float]:
 
 
 class EndpointHost:
-    def __init__(self, runtime: Runtime, *, flush_every_s: float = 2.0):
+    def __init__(self, runtime: Runtime, *, flush_every_s: float = 2.0, shared_dir: Path | None = None):
+        """`shared_dir`: where the API processes of one platform keep the rate quotas they share
+        (`api.server`); None for a host that is the platform's only one."""
         self.runtime = runtime
         self.metrics = ServingMetrics()
-        self.limiter = RateLimiter()
+        self._buckets = SharedBuckets(shared_dir / "quotas") if shared_dir else None
+        self.limiter = RateLimiter(self._buckets)
         self.meter = Meter(runtime, flush_every_s=flush_every_s)
         self._lock = threading.Lock()
         self._loaded: dict[str, Loaded] = {}
@@ -181,6 +185,17 @@ class EndpointHost:
         for item in loaded:
             item.runner.close()
         self.meter.close()
+        if self._buckets is not None:
+            self._buckets.close()
+
+
+def app_host(state: Any) -> EndpointHost:
+    """The host of a web app (its `app.state`), shared by the API and the console, made on first
+    use (an app that never serves starts no meter thread), with the quotas the app's process
+    shares with the platform's other API processes (`state.serving_shared_dir`, see `api.server`)."""
+    if getattr(state, "serving", None) is None:
+        state.serving = EndpointHost(state.runtime, shared_dir=getattr(state, "serving_shared_dir", None))
+    return state.serving  # type: ignore[no-any-return]
 
 
 def _cache_key(token: str, name: str) -> tuple[str, str]:

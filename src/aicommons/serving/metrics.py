@@ -3,6 +3,12 @@
 Each `ServingMetrics` keeps its own `CollectorRegistry` rather than prometheus_client's global
 one, so several apps (and tests) in one process never collide over metric names.
 
+Several API processes (`aicommons serve --api-processes N`) run prometheus_client's multiprocess
+mode: the supervisor sets `PROMETHEUS_MULTIPROC_DIR` before they start, every process writes its
+values to its own memory-mapped files there, and whichever process answers `/metrics` (or a
+console page's latency figures) reads all of them, summed. A gauge cannot be removed in that
+mode, so a series that ends (an endpoint's previous version) is set to 0 instead.
+
 Exported series (all prefixed `aicommons_serving_`):
 - `request_seconds{endpoint}` histogram: end-to-end latency of predict requests (1 ms .. 5 s);
 - `requests_total{endpoint, org, status}` counter: requests by calling org and outcome;
@@ -16,11 +22,16 @@ Exported series (all prefixed `aicommons_serving_`):
 from __future__ import annotations
 
 import math
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUEST_SECONDS = "aicommons_serving_request_seconds"
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch, read when it is imported
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
 BATCH_ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -55,7 +66,7 @@ class ServingMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         prefix = "aicommons_serving_"
         self.request_seconds = Histogram(
-            prefix + "request_seconds", "Latency of predict requests, from arrival to response.",
+            REQUEST_SECONDS, "Latency of predict requests, from arrival to response.",
             ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry,
         )
         self.requests = Counter(
@@ -72,8 +83,11 @@ class ServingMetrics:
         self.batch_seconds = Histogram(
             prefix + "batch_seconds", "Run time of each batch.", ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry,
         )
-        self.queue_rows = Gauge(prefix + "queue_rows", "Rows waiting for a worker.", ["endpoint"], registry=self.registry)
-        self.version = Gauge(prefix + "version", "1 for the model version an endpoint serves.", ["endpoint", "version"], registry=self.registry)
+        self.queue_rows = Gauge(prefix + "queue_rows", "Rows waiting for a worker.", ["endpoint"], registry=self.registry,
+                                multiprocess_mode="livesum")
+        self.version = Gauge(prefix + "version", "1 for the model version an endpoint serves.", ["endpoint", "version"],
+                             registry=self.registry, multiprocess_mode="max")
+        self.shared_dir = os.environ.get(MULTIPROCESS_DIR_ENV) or None
         self._versions: dict[str, str] = {}
         self._lock = threading.Lock()
         # Each request's labelled series, looked up once: `labels()` costs more than the update.
@@ -96,7 +110,7 @@ class ServingMetrics:
             if previous == version:
                 return
             if previous is not None:
-                self.version.remove(endpoint, previous)
+                self._end_series(self.version, endpoint, previous)
             self.version.labels(endpoint, version).set(1)
             self._versions[endpoint] = version
 
@@ -105,11 +119,17 @@ class ServingMetrics:
         with self._lock:
             previous = self._versions.pop(endpoint, None)
             if previous is not None:
-                self.version.remove(endpoint, previous)
+                self._end_series(self.version, endpoint, previous)
             try:
-                self.queue_rows.remove(endpoint)
+                self._end_series(self.queue_rows, endpoint)
             except KeyError:
                 pass
+
+    def _end_series(self, gauge: Gauge, *labels: str) -> None:
+        if self.shared_dir:
+            gauge.labels(*labels).set(0)
+        else:
+            gauge.remove(*labels)
 
     def batch_observer(self, endpoint: str) -> EndpointBatchObserver:
         """What a `BatchingRunner` reports batches and queue depth to, for this endpoint."""
@@ -118,9 +138,9 @@ class ServingMetrics:
     def request_latency(self, endpoint: str) -> LatencyHistogram:
         """The endpoint's request latency histogram so far (empty buckets before its first call)."""
         cumulative = {bound: 0.0 for bound in (*LATENCY_BUCKETS, math.inf)}
-        for family in self.request_seconds.collect():
+        for family in self._every_process().collect():
             for sample in family.samples:
-                if sample.name.endswith("_bucket") and sample.labels.get("endpoint") == endpoint:
+                if sample.name == REQUEST_SECONDS + "_bucket" and sample.labels.get("endpoint") == endpoint:
                     cumulative[float(sample.labels["le"])] = sample.value
         totals = list(cumulative.values())
         counts = [int(total - previous) for total, previous in zip(totals, [0.0, *totals[:-1]], strict=True)]
@@ -128,7 +148,15 @@ class ServingMetrics:
 
     def render(self) -> tuple[bytes, str]:
         """The registry in Prometheus text format, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return generate_latest(self._every_process()), CONTENT_TYPE_LATEST
+
+    def _every_process(self) -> CollectorRegistry:
+        """This process's registry; in multiprocess mode, one that reads every API process's files."""
+        if not self.shared_dir:
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.shared_dir)
+        return registry
 
 
 class EndpointBatchObserver:

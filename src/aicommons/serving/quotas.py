@@ -1,39 +1,151 @@
 """Per-org rate quotas on an endpoint: a token bucket per (endpoint, calling org).
 
 The bucket holds ten seconds' worth of the per-minute rate (at least one request), so a caller
-may burst briefly but not spend a whole minute's quota in a moment. Buckets live in the serving
-process: with one API process per platform that is exact; several would each allow the rate.
+may burst briefly but not spend a whole minute's quota in a moment.
+
+Where the buckets live decides who shares them. One API process keeps them in a dict
+(`LocalBuckets`). Several API processes (`aicommons serve --api-processes N`) must spend one
+bucket between them, or each would allow the whole rate: they keep the buckets in one
+memory-mapped file (`SharedBuckets`), read and written under an advisory file lock. Either way
+the clock is `time.monotonic`, which on Linux is the same system-wide clock in every process.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import mmap
+import os
+import struct
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Protocol
 
 from aicommons.core.errors import RateLimited
 
 BURST_SECONDS = 10.0
 
+Bucket = tuple[float, float]  # (tokens left, monotonic time of the last refill)
+FREE = bytes(16)  # a free slot's digest in `SharedBuckets`
+
+
+class BucketStore(Protocol):
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the store: no other thread or process reads or writes a bucket meanwhile."""
+        ...
+
+    def get(self, key: tuple[str, str]) -> Bucket | None: ...
+
+    def put(self, key: tuple[str, str], bucket: Bucket) -> None: ...
+
+
+class LocalBuckets:
+    """The buckets of one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str], Bucket] = {}
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def get(self, key: tuple[str, str]) -> Bucket | None:
+        return self._buckets.get(key)
+
+    def put(self, key: tuple[str, str], bucket: Bucket) -> None:
+        self._buckets[key] = bucket
+
+
+class SharedBuckets:
+    """Buckets in a file every API process maps: an open-addressing table of `SLOTS` slots, each
+    a 16-byte digest of (endpoint, org) and the bucket's two doubles. A digest of all zeros marks
+    a free slot. Should the table fill (more live (endpoint, org) pairs than slots), it starts
+    over empty: every bucket refills, which errs towards letting calls through."""
+
+    SLOTS = 1 << 16
+    SLOT = struct.Struct("16sdd")
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        size = self.SLOTS * self.SLOT.size
+        if os.fstat(self._fd).st_size < size:
+            os.ftruncate(self._fd, size)  # the first process to open it: a table of free slots
+        self._table = mmap.mmap(self._fd, size)
+        # flock excludes other processes, not other threads of this one (they share the descriptor).
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def get(self, key: tuple[str, str]) -> Bucket | None:
+        offset, found = self._slot(_digest(key))
+        if not found:
+            return None
+        _, tokens, last = self.SLOT.unpack_from(self._table, offset)
+        return tokens, last
+
+    def put(self, key: tuple[str, str], bucket: Bucket) -> None:
+        digest = _digest(key)
+        offset, _ = self._slot(digest)
+        if offset < 0:
+            self._table[:] = bytes(len(self._table))
+            offset, _ = self._slot(digest)
+        self.SLOT.pack_into(self._table, offset, digest, *bucket)
+
+    def _slot(self, digest: bytes) -> tuple[int, bool]:
+        """The offset of the key's slot and whether it holds the key (else it is the free slot
+        the key would take); -1 when the table is full."""
+        start = int.from_bytes(digest[:8], "little") % self.SLOTS
+        for probe in range(self.SLOTS):
+            offset = ((start + probe) % self.SLOTS) * self.SLOT.size
+            held = self._table[offset:offset + 16]
+            if held == digest:
+                return offset, True
+            if held == FREE:
+                return offset, False
+        return -1, False
+
+    def close(self) -> None:
+        self._table.close()
+        os.close(self._fd)
+
+
+def _digest(key: tuple[str, str]) -> bytes:
+    digest = hashlib.blake2b("\0".join(key).encode(), digest_size=16).digest()
+    return digest if digest != FREE else b"\1" + digest[1:]
+
 
 class RateLimiter:
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, store: BucketStore | None = None, clock=time.monotonic):
+        self._store = store or LocalBuckets()
         self._clock = clock
-        self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, last refill)
 
     def take(self, endpoint: str, org_id: str, per_minute: int, cost: float = 1.0) -> None:
         """Spend `cost` requests of the org's quota on this endpoint, or raise RateLimited."""
         rate = per_minute / 60.0
         capacity = max(1.0, rate * BURST_SECONDS)
-        now = self._clock()
-        with self._lock:
-            tokens, last = self._buckets.get((endpoint, org_id), (capacity, now))
-            tokens = min(capacity, tokens + (now - last) * rate)
+        key = (endpoint, org_id)
+        with self._store.locked():
+            now = self._clock()
+            tokens, last = self._store.get(key) or (capacity, now)
+            tokens = min(capacity, tokens + max(0.0, now - last) * rate)
             if tokens < cost:
-                self._buckets[(endpoint, org_id)] = (tokens, now)
+                self._store.put(key, (tokens, now))
                 wait = (cost - tokens) / rate
                 raise RateLimited(
                     f"Your organisation is over its quota of {per_minute} requests a minute on endpoint {endpoint!r}; retry in {wait:.1f} s.",
                     retry_after=wait,
                 )
-            self._buckets[(endpoint, org_id)] = (tokens - cost, now)
+            self._store.put(key, (tokens - cost, now))

@@ -10,7 +10,6 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.datastructures import State
 
 from aicommons import serving
 from aicommons.api.deps import ActorDep, SessionDep
@@ -23,15 +22,8 @@ MAX_BODY_BYTES = 32 << 20
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
 
 
-def host_of(state: State) -> serving.EndpointHost:
-    """One host per app, made on first use: apps that never serve start no meter thread."""
-    if getattr(state, "serving", None) is None:
-        state.serving = serving.EndpointHost(state.runtime)
-    return state.serving  # type: ignore[no-any-return]
-
-
 async def get_host(request: Request) -> serving.EndpointHost:
-    return host_of(request.app.state)
+    return serving.app_host(request.app.state)
 
 
 HostDep = Annotated[serving.EndpointHost, Depends(get_host)]
@@ -83,7 +75,7 @@ async def predict(name: str, request: Request) -> serving.PredictResponse:
     The API answers this call in `api.predict_gateway`, ahead of FastAPI; this route declares it
     for OpenAPI and answers it where the app runs without the gateway."""
     refuse_oversized_body(int(request.headers.get("content-length") or 0))
-    answer = await predict_json(host_of(request.app.state), name, request.headers.get("authorization", ""),
+    answer = await predict_json(serving.app_host(request.app.state), name, request.headers.get("authorization", ""),
                                 request.headers.get("content-type", "application/json"), await request.body())
     return Response(answer, media_type="application/json")  # type: ignore[return-value]
 

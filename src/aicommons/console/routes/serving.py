@@ -32,11 +32,8 @@ DEPLOY_RULES = {
 
 
 async def get_host(request: Request) -> serving.EndpointHost:
-    """The app's serving engine, shared with the API (made on first use, as the API does)."""
-    state = request.app.state
-    if getattr(state, "serving", None) is None:
-        state.serving = serving.EndpointHost(state.runtime)
-    return state.serving  # type: ignore[no-any-return]
+    """The app's serving engine, shared with the API."""
+    return serving.app_host(request.app.state)
 
 
 HostDep = Annotated[serving.EndpointHost, Depends(get_host)]

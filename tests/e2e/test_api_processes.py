@@ -1,0 +1,124 @@
+"""End to end: `aicommons serve --api-processes 2` spreads calls over two API processes that
+share one rate quota and one set of metrics, while jobs run once, in the supervising process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from datakit import DataKit, cancer_csv
+from sklearn.datasets import load_breast_cancer
+from support import auth, cli_env
+
+from aicommons import models
+
+pytestmark = pytest.mark.slow
+
+API = "/api/v1"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _serve(settings, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aicommons.cli", "serve", "--port", str(port), "--workers", "1", "--api-processes", "2", "--no-access-log"],
+        env=cli_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError("the server did not start")
+
+
+def _connections_by_process(parent: int, port: int) -> dict[int, int]:
+    """Established connections to `port` that each child process of `parent` holds (from /proc)."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                established.add(fields[9])  # the socket's inode
+    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split()]
+    held = {}
+    for pid in children:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        held[pid] = sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in established)
+    return held
+
+
+def _trained_model(runtime, world):
+    kit = DataKit(runtime, world.a_member.actor)
+    dataset_version = kit.imported(kit.dataset("cancer", "tabular").id, "c.csv", cancer_csv())
+    with runtime.session() as session:
+        model = models.create_model(session, kit.actor, models.ModelCreate(name="cancer", task="tabular-classification"))
+        job = models.start_training(session, kit.actor, model.id, models.TrainParams(dataset_version_id=dataset_version.id, recipe="tabular-logistic"))
+    assert kit.run(job).status == "succeeded"
+    return model
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{") and all(label in line for label in wanted))
+
+
+def test_two_api_processes_share_the_quota_and_the_metrics_and_run_each_job_once(settings, world, runtime):
+    model = _trained_model(runtime, world)
+    features = [[float(v) for v in row] for row in load_breast_cancer().data[:1].astype(np.float32)]
+    port = _free_port()
+    server = _serve(settings, port)
+    base = f"http://127.0.0.1:{port}"
+    clients = [httpx.Client(base_url=base, headers=auth(world.a_member), timeout=30) for _ in range(8)]
+    try:
+        deployed = clients[0].post(f"{API}/endpoints", json={"name": "cancer", "model_id": model.id, "rate_limit_per_minute": 60})
+        assert deployed.status_code == 201, deployed.text
+        url = deployed.json()["url"]
+        started = time.monotonic()
+        statuses = [client.post(url, json={"inputs": {"features": features}}).status_code for _ in range(4) for client in clients]
+        elapsed = time.monotonic() - started
+        held = _connections_by_process(server.pid, port)
+        assert sum(1 for count in held.values() if count) == 2, f"both API processes should hold connections: {held}"
+        ok = statuses.count(200)
+        # One bucket of 10 (60 a minute), refilled by one a second while the calls ran; two
+        # unshared buckets would have let about 20 through.
+        assert 10 <= ok <= 10 + int(elapsed) + 1 and statuses.count(429) == len(statuses) - ok, statuses
+        metrics = clients[1].get("/metrics").text
+        assert _metric(metrics, "aicommons_serving_requests_total", endpoint="cancer", status="ok") == ok
+        assert _metric(metrics, "aicommons_serving_version", endpoint="cancer") == 1.0
+
+        job = clients[2].post(f"{API}/jobs", json={"type": "diagnostics.sleep", "params": {"steps": 2, "seconds": 0.1}}).json()
+        deadline = time.monotonic() + 60
+        while (job := clients[3].get(f"{API}/jobs/{job['id']}").json())["status"] not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.1)
+        assert job["status"] == "succeeded" and job["attempts"] == 1, job
+    finally:
+        for client in clients:
+            client.close()
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            raise
+    assert server.returncode == 0
