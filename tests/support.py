@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from typing import Any
+
+import httpx
 
 from aicommons.core.config import Settings
 
@@ -65,3 +70,27 @@ def assert_db_unchanged(before: dict[str, tuple[int, str]], after: dict[str, tup
     assert {name: count for name, (count, _) in after.items()} == counts, "row counts changed"
     changed = sorted(name for name in before if before[name][1] != after[name][1])
     assert not changed, f"rows changed in {changed}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(settings: Settings, port: int, *options: str) -> subprocess.Popen[bytes]:
+    """A real `aicommons serve` on `port` with `options`, in its own session (so a test can kill
+    it with all its children), once `/healthz` answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aicommons.cli", "serve", "--port", str(port), *options],
+        env=cli_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError("the server did not start")

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,35 +14,13 @@ import numpy as np
 import pytest
 from datakit import DataKit, cancer_csv
 from sklearn.datasets import load_breast_cancer
-from support import auth, cli_env
+from support import auth, free_port, start_server
 
 from aicommons import models
 
 pytestmark = pytest.mark.slow
 
 API = "/api/v1"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _serve(settings, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aicommons.cli", "serve", "--port", str(port), "--workers", "1", "--api-processes", "2", "--no-access-log"],
-        env=cli_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise AssertionError("the server did not start")
 
 
 def _connections_by_process(parent: int, port: int) -> dict[int, int]:
@@ -85,8 +61,8 @@ def _metric(text: str, name: str, **labels: str) -> float:
 def test_two_api_processes_share_the_quota_and_the_metrics_and_run_each_job_once(settings, world, runtime):
     model = _trained_model(runtime, world)
     features = [[float(v) for v in row] for row in load_breast_cancer().data[:1].astype(np.float32)]
-    port = _free_port()
-    server = _serve(settings, port)
+    port = free_port()
+    server = start_server(settings, port, "--workers", "1", "--api-processes", "2", "--no-access-log")
     base = f"http://127.0.0.1:{port}"
     clients = [httpx.Client(base_url=base, headers=auth(world.a_member), timeout=30) for _ in range(8)]
     try:

@@ -8,41 +8,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from support import auth, cli_env, run_cli
+from support import auth, free_port, run_cli, start_server
 
 from aicommons.core.tables import AuditEntry
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start_server(settings, port):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aicommons.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=cli_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the server did not start")
 
 
 def _wait_job(api, job_id, condition, timeout=60.0):
@@ -61,8 +37,8 @@ def _worker_pids(server_pid: int) -> list[int]:
 
 
 def test_a_server_killed_mid_job_recovers_the_job_after_restart(settings, world, runtime):
-    port = _free_port()
-    server = _start_server(settings, port)
+    port = free_port()
+    server = start_server(settings, port, "--workers", "2")
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth(world.a_member), timeout=10)
     try:
         job = api.post("/api/v1/jobs", json={"type": "diagnostics.sleep", "params": {"steps": 10, "seconds": 0.3}}).json()
@@ -74,7 +50,7 @@ def test_a_server_killed_mid_job_recovers_the_job_after_restart(settings, world,
         time.sleep(0.5)
         assert not [pid for pid in workers if _alive(pid)], "workers must die with their server"
 
-        server = _start_server(settings, port)
+        server = start_server(settings, port, "--workers", "2")
         done = _wait_job(api, job["id"], lambda j: j["status"] in ("succeeded", "failed"))
     finally:
         api.close()
