@@ -34,9 +34,9 @@ API_PROCESS_FACTORY = "aicommons.api.app:create_api_process_app"
 
 
 def run_server(settings: Settings) -> None:
-    """Serve until interrupted. API processes other than this one read their settings from the
-    environment and the home, as this one did, so options given in `settings` only are theirs too
-    only where they concern this process (address, port, job workers)."""
+    """Serve until interrupted. Several API processes build their own settings from the
+    environment and the home, as the CLI built `settings`: what `settings` alone overrides
+    (address, port, job workers, API processes) concerns this supervising process only."""
     runtime = Runtime.from_settings(settings)
     try:
         if settings.api_processes == 1:
