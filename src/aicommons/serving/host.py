@@ -31,7 +31,7 @@ from aicommons.models.preprocessing import Preprocessor, predictions
 from aicommons.serving.batching import BatchingRunner
 from aicommons.serving.endpoints import Target, resolve_target
 from aicommons.serving.metering import Meter
-from aicommons.serving.metrics import ServingMetrics
+from aicommons.serving.metrics import LatencyHistogram, ServingMetrics, shared_request_latency
 from aicommons.serving.quotas import RateLimiter, SharedBuckets
 from aicommons.serving.schemas import PredictResponse
 
@@ -196,6 +196,13 @@ def app_host(state: Any) -> EndpointHost:
     if getattr(state, "serving", None) is None:
         state.serving = EndpointHost(state.runtime, shared_dir=getattr(state, "serving_shared_dir", None))
     return state.serving  # type: ignore[no-any-return]
+
+
+def app_request_latency(state: Any, endpoint: str) -> LatencyHistogram | None:
+    """The endpoint's request latencies as a web app's process can tell: over every API process
+    where several share their metrics; else this process's, None before it has served a call."""
+    host = getattr(state, "serving", None)
+    return host.metrics.request_latency(endpoint) if host is not None else shared_request_latency(endpoint)
 
 
 def _cache_key(token: str, name: str) -> tuple[str, str]:

@@ -137,14 +137,7 @@ class ServingMetrics:
 
     def request_latency(self, endpoint: str) -> LatencyHistogram:
         """The endpoint's request latency histogram so far (empty buckets before its first call)."""
-        cumulative = {bound: 0.0 for bound in (*LATENCY_BUCKETS, math.inf)}
-        for family in self._every_process().collect():
-            for sample in family.samples:
-                if sample.name == REQUEST_SECONDS + "_bucket" and sample.labels.get("endpoint") == endpoint:
-                    cumulative[float(sample.labels["le"])] = sample.value
-        totals = list(cumulative.values())
-        counts = [int(total - previous) for total, previous in zip(totals, [0.0, *totals[:-1]], strict=True)]
-        return LatencyHistogram(tuple(cumulative), tuple(counts))
+        return _request_latency(self._every_process(), endpoint)
 
     def render(self) -> tuple[bytes, str]:
         """The registry in Prometheus text format, and its content type."""
@@ -152,11 +145,31 @@ class ServingMetrics:
 
     def _every_process(self) -> CollectorRegistry:
         """This process's registry; in multiprocess mode, one that reads every API process's files."""
-        if not self.shared_dir:
-            return self.registry
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self.shared_dir)
-        return registry
+        return _every_process(self.shared_dir) if self.shared_dir else self.registry
+
+
+def shared_request_latency(endpoint: str) -> LatencyHistogram | None:
+    """In multiprocess mode, the endpoint's latency histogram over every API process, read from
+    their files by a process that may not have served it itself; else None."""
+    shared_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
+    return _request_latency(_every_process(shared_dir), endpoint) if shared_dir else None
+
+
+def _every_process(shared_dir: str) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=shared_dir)
+    return registry
+
+
+def _request_latency(registry: CollectorRegistry, endpoint: str) -> LatencyHistogram:
+    cumulative = {bound: 0.0 for bound in (*LATENCY_BUCKETS, math.inf)}
+    for family in registry.collect():
+        for sample in family.samples:
+            if sample.name == REQUEST_SECONDS + "_bucket" and sample.labels.get("endpoint") == endpoint:
+                cumulative[float(sample.labels["le"])] = sample.value
+    totals = list(cumulative.values())
+    counts = [int(total - previous) for total, previous in zip(totals, [0.0, *totals[:-1]], strict=True)]
+    return LatencyHistogram(tuple(cumulative), tuple(counts))
 
 
 class EndpointBatchObserver:

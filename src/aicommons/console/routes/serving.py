@@ -165,10 +165,7 @@ def _endpoint_page(
     except NotFound:  # another org's public endpoint over a model they keep private
         model = None
     hours = serving.hourly_usage(session, member.actor, name, hours=USAGE_HOURS)
-    host = getattr(
-        request.app.state, "serving", None
-    )  # none yet: nothing served since start
-    latency = host.metrics.request_latency(name) if host else None
+    latency = serving.app_request_latency(request.app.state, name)
     kind = serving_tryit.input_kind(version) if version else None
     translator = member.translator
     return render(
