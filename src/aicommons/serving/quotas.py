@@ -19,10 +19,9 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from aicommons.core.errors import RateLimited
 
@@ -32,10 +31,32 @@ Bucket = tuple[float, float]  # (tokens left, monotonic time of the last refill)
 FREE = bytes(16)  # a free slot's digest in `SharedBuckets`
 
 
+class FileLock:
+    """An exclusive `flock` on an open file, which excludes other processes; and a thread lock,
+    because `flock` does not exclude the threads of this one (they share the descriptor)."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._threads = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
 class BucketStore(Protocol):
-    def locked(self) -> AbstractContextManager[None]:
-        """Hold the store: no other thread or process reads or writes a bucket meanwhile."""
-        ...
+    # Held around each read-and-write of a bucket: no other thread or process touches one meanwhile.
+    lock: AbstractContextManager[Any]
 
     def get(self, key: tuple[str, str]) -> Bucket | None: ...
 
@@ -46,13 +67,8 @@ class LocalBuckets:
     """The buckets of one process."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._buckets: dict[tuple[str, str], Bucket] = {}
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with self._lock:
-            yield
 
     def get(self, key: tuple[str, str]) -> Bucket | None:
         return self._buckets.get(key)
@@ -77,17 +93,7 @@ class SharedBuckets:
         if os.fstat(self._fd).st_size < size:
             os.ftruncate(self._fd, size)  # the first process to open it: a table of free slots
         self._table = mmap.mmap(self._fd, size)
-        # flock excludes other processes, not other threads of this one (they share the descriptor).
-        self._thread_lock = threading.Lock()
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with self._thread_lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self.lock = FileLock(self._fd)
 
     def get(self, key: tuple[str, str]) -> Bucket | None:
         offset, found = self._slot(_digest(key))
@@ -137,7 +143,7 @@ class RateLimiter:
         rate = per_minute / 60.0
         capacity = max(1.0, rate * BURST_SECONDS)
         key = (endpoint, org_id)
-        with self._store.locked():
+        with self._store.lock:
             now = self._clock()
             tokens, last = self._store.get(key) or (capacity, now)
             tokens = min(capacity, tokens + max(0.0, now - last) * rate)
