@@ -7,13 +7,11 @@ import gc
 import os
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 from datakit import DataKit
+from support import counted_statements
 from fastapi.testclient import TestClient
 
 from aicommons.core.identity import get_user_by_email, local_operator, set_password
@@ -76,21 +74,6 @@ def sign_in_page(page, runtime, email: str = "member@a.test") -> None:
     page.goto("/")
     submit_sign_in(page, email, PASSWORD)
     page.wait_for_url("**/")
-
-
-@contextmanager
-def counted_statements(engine) -> Iterator[list[str]]:
-    """The SQL statements the engine sends while the block runs."""
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def counted_page(client: TestClient, engine, path: str, **params) -> tuple[str, int, float]:

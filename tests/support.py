@@ -8,9 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from aicommons.core.config import Settings
 
@@ -94,3 +97,18 @@ def start_server(settings: Settings, port: int, *options: str) -> subprocess.Pop
             time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
     raise AssertionError("the server did not start")
+
+
+@contextmanager
+def counted_statements(engine) -> Iterator[list[str]]:
+    """The SQL statements the engine sends while the block runs."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)

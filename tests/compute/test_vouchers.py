@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
-from support import assert_db_unchanged, db_state
+from support import assert_db_unchanged, counted_statements, db_state
 
 from aicommons import compute
 from aicommons.core.db import utcnow
 from aicommons.core.errors import Forbidden, Invalid, NotFound
+from aicommons.compute.tables import Voucher
 from aicommons.core.tables import AuditEntry
 
 
@@ -110,3 +111,16 @@ def test_orgs_see_the_vouchers_they_hold_or_issued_and_officials_see_all(runtime
         with pytest.raises(NotFound):
             compute.get_voucher(session, world.a_member.actor, to_b.id)
         assert compute.get_voucher(session, world.b_member.actor, to_b.id).issuer_org_id == world.operator.actor.org_id
+
+
+def test_a_charge_reads_only_the_vouchers_valid_now_however_many_expired(runtime, world, kit, official):
+    current = kit.issue(official.actor, world.org_a, 1_000)
+    past = [kit.issue(official.actor, world.org_a, 500).id for _ in range(60)]
+    long_ago = utcnow() - timedelta(days=400)
+    with runtime.session() as session:  # a year on: those vouchers have expired unspent
+        session.execute(sa.update(Voucher).where(Voucher.id.in_(past)).values(valid_from=long_ago, valid_until=long_ago + timedelta(days=30)))
+    with counted_statements(runtime.engine) as statements:
+        paid = kit.charge(world.operator.actor, world.org_a, 400, "c-1")
+    assert _paid_by(paid) == {f"voucher:{current.id}": -400, "revenue": 400}
+    assert len(statements) < 25, f"{len(statements)} statements for one charge: {statements[:40]}"
+    assert len([v for v in kit.balance(world.a_member.actor, world.org_a).vouchers if v.status == "expired"]) == 60

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aicommons.compute import ledger, vouchers
@@ -39,13 +40,14 @@ def post_charge(session: Session, actor: Actor, key: str, entry: ledger.Entry, *
     assert entry.service is not None
     revenue = ledger.account(session, ledger.REVENUE, ledger.REVENUE)
     prepaid = ledger.account(session, ledger.prepaid_key(entry.org_id), "prepaid", entry.org_id)
-    held = vouchers.held_vouchers(session, entry.org_id)
-    voucher_accounts = [session.get_one(LedgerAccount, v.account_id) for v in held]
+    now = utcnow()
+    held = vouchers.valid_vouchers(session, entry.org_id, now)
+    voucher_accounts = list(session.scalars(sa.select(LedgerAccount).where(LedgerAccount.id.in_([v.account_id for v in held])))) if held else []
     ledger.lock(session, [revenue], [prepaid, *voucher_accounts])
     existing = ledger.replay(session, key, entry)
     if existing is not None:
         return existing
-    covers = vouchers.cover(entry.amount_fen, entry.service, utcnow(), held, {a.id: a.balance_fen for a in voucher_accounts})
+    covers = vouchers.cover(entry.amount_fen, entry.service, now, held, {a.id: a.balance_fen for a in voucher_accounts})
     rest = entry.amount_fen - sum(c.amount_fen for c in covers)
     if rest > prepaid.balance_fen:
         shortfall = rest - prepaid.balance_fen

@@ -135,8 +135,13 @@ def _read_many(session: Session, vouchers: list[Voucher]) -> list[VoucherRead]:
     return [read_voucher(v, balances[v.account_id], now) for v in vouchers]
 
 
-def held_vouchers(session: Session, org_id: str) -> list[Voucher]:
-    return list(session.scalars(sa.select(Voucher).where(Voucher.org_id == org_id).order_by(Voucher.valid_until, Voucher.id)))
+def valid_vouchers(session: Session, org_id: str, at: datetime) -> list[Voucher]:
+    """The vouchers the org holds that are valid at `at`: the only ones a charge then may draw on.
+    Filtered in SQL, since an org's expired vouchers pile up over the years."""
+    return list(session.scalars(
+        sa.select(Voucher).where(Voucher.org_id == org_id, Voucher.valid_from <= at, Voucher.valid_until > at)
+        .order_by(Voucher.valid_until, Voucher.id)
+    ))
 
 
 @dataclass(frozen=True)
