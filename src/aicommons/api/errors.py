@@ -33,7 +33,9 @@ def aicommons_error_response(exc: AicommonsError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if (retry_after := getattr(exc, "retry_after", None)) is not None:
         headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
-    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=headers)
+    # The field at fault, listed as request validation lists its fields.
+    fields = {"fields": [{"loc": ["body", exc.field], "msg": exc.message, "type": exc.code}]} if exc.field else {}
+    return JSONResponse(error_body(exc.code, exc.message, **fields), status_code=exc.status, headers=headers)
 
 
 def unexpected_error_response(method: str, path: str, exc: Exception) -> JSONResponse:

@@ -7,17 +7,23 @@ must be and show what was given.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class AicommonsError(Exception):
-    """Base class: `code` is the machine-readable name, `status` the HTTP status."""
+    """Base class: `code` is the machine-readable name, `status` the HTTP status. `field` names
+    the request field at fault where one is (a spec's field name): the API lists it with the
+    error, and the console marks it on the form, instead of either parsing the message."""
 
     code = "error"
     status = 400
     exit_code = 1
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 class Invalid(AicommonsError):
@@ -85,7 +91,19 @@ class IntegrityError(AicommonsError):
 
 
 def invalid_parameter(name: str, owner: str, expected: str, got: object) -> Invalid:
-    return Invalid(f"The {name!r} parameter of {owner} must be {expected}; got {got!r} instead.")
+    return Invalid(f"The {name!r} parameter of {owner} must be {expected}; got {got!r} instead.", field=name)
+
+
+@contextmanager
+def refusals_name(field: str) -> Iterator[None]:
+    """Refusals raised in the block that name no field name `field`: a service wraps the step
+    that checks one field of a request (a registry lookup, a scenario's own checks) with it."""
+    try:
+        yield
+    except AicommonsError as refusal:
+        if refusal.field is None:
+            refusal.field = field
+        raise
 
 
 def not_found(kind: str, ident: object) -> NotFound:

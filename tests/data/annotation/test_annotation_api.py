@@ -220,3 +220,22 @@ def test_a_worker_skips_a_task_and_is_not_given_its_item_again(client, runtime, 
     assert answered.status_code == 201
     again = client.post(f"{API}/annotation/tasks/{following['id']}/skip", headers=auth(world.a_member))
     assert again.status_code == 409 and "answered" in again.json()["error"]["message"]
+
+
+def test_a_refusal_names_the_field_at_fault_as_request_validation_does(client, runtime, world):
+    version, _, _ = _reviews(runtime, world)
+    spec = {"name": "sentiment", "dataset_version_id": version.id, "schema": {"kind": "spans", "labels": ["DAY"]}}
+    cases = {  # each refused by the service after the schema held, for a reason only it can tell
+        "gold": {"schema": {"kind": "single", "labels": ["positive"]}, "gold": {"r99999999": "positive"}},
+        "deadline": {"schema": {"kind": "single", "labels": ["positive"]}, "deadline": "2001-01-01T00:00:00Z"},
+        "prelabeller": {"schema": {"kind": "single", "labels": ["positive"]}, "prelabeller": "no-such-prelabeller"},
+    }
+    before = db_state(runtime)
+    for field, change in cases.items():
+        response = client.post(PROJECTS, json={**spec, **change}, headers=auth(world.a_member))
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "invalid" and error["fields"] == [{"loc": ["body", field], "msg": error["message"], "type": "invalid"}], error
+    assert_db_unchanged(before, db_state(runtime))
+    bad_json = client.post(PROJECTS, json={**spec, "overlap": "many"}, headers=auth(world.a_member)).json()["error"]
+    assert [f["loc"] for f in bad_json["fields"]] == [["body", "overlap"]]  # the same shape from request validation

@@ -329,20 +329,18 @@ def _project_refusals(error: ValidationError) -> list[str]:
     return list(dict.fromkeys(fields))
 
 
-# What the service refuses once the schema holds: which field each refusal concerns, and whether the
-# field's own message says it better than the service's reason (None: the reason is the message).
-_SERVICE_REFUSALS = (
-    ("The 'deadline' parameter", "deadline", "deadline"),
-    ("The 'method' parameter", "method", "method"),
-    ("Unknown pre-labeller", "prelabeller", "prelabeller"),
-    ("Dataset ", "dataset_version", None),  # another organisation's dataset
-    ("The dataset version has no records", "dataset_version", None),
-    ("A 'spans' project", "kind", None),
-    ("A 'boxes' project", "kind", None),
-    ("Gold record", "gold", None),
-    ("The gold answer", "gold", None),
-    ("Qualification item", "qualification_items", None),
-)
+# What the service refuses once the schema holds, by the spec field each refusal names
+# (`AicommonsError.field`): the form's field that shows it, and the key of the field's own message
+# when that says it better than the service's reason (None: the reason is the message).
+_SERVICE_REFUSALS = {
+    "deadline": ("deadline", "deadline"),
+    "method": ("method", "method"),
+    "prelabeller": ("prelabeller", "prelabeller"),
+    "dataset_version_id": ("dataset_version", None),  # another organisation's dataset, or no records
+    "schema": ("kind", None),  # a kind the version's records cannot take
+    "gold": ("gold", None),
+    "qualification_items": ("qualification_items", None),
+}
 
 
 def _gold_of(text: str) -> dict[str, Any] | None:
@@ -426,9 +424,7 @@ def create_project(
     except (NotFound, Forbidden):  # a version the visitor may read but not label
         errors["dataset_version"] = _("Choose one of your organisation's dataset versions listed.")
     except Invalid as refused:
-        field, message = next(
-            ((field, own) for prefix, field, own in _SERVICE_REFUSALS if refused.message.startswith(prefix)), ("form", None)
-        )
+        field, message = _SERVICE_REFUSALS.get(refused.field or "", ("form", None))
         errors[field] = messages[message] if message else _("This project cannot be created: {reason}", reason=refused.message)
     if errors:
         return _new_project_form(request, session, member, status_code=422, form=form, errors=errors)

@@ -246,27 +246,19 @@ def _run_refusals(error: ValidationError) -> list[str]:
     return list(dict.fromkeys(loc[1] if loc[0] == "timing" and len(loc) > 1 else loc[0] for loc in locations))
 
 
-# What `start_run` refuses once the schema holds: the field each refusal concerns, and whether the
-# field's own message says it better than the service's reason. Other refusals show at the top.
-_SERVICE_REFUSALS = (
-    ("duration must be", "duration", True),
-    ("seeds must", "seeds", True),
-    ("Unknown citybrain run kind", "kind", True),
-    ("Unknown signal controller", "controller", True),
-    ("Bad parameters for controller", "params", False),
-    ("A run of controller", "params", False),
-    ("Model ", "params", False),
-    ("net_sha256", "network", False),
-    ("routes_sha256", "network", False),
-    ("A signal-control run takes no scenario", "scenario", False),
-    ("Unknown green-wave scenario", "scenario", False),
-    ("The green-wave scenario", "scenario", False),
-    ("The EV's route", "scenario", False),
-    ("There is no route", "scenario", False),
-    ("Unknown incidents scenario", "scenario", False),
-    ("The incidents scenario", "scenario", False),
-    ("The network has no lane", "scenario", False),
-)
+# What `start_run` refuses once the schema holds, by the spec field each refusal names
+# (`AicommonsError.field`): the form's field that shows it, and whether the field's own message
+# says it better than the service's reason. Other refusals show at the top.
+_SERVICE_REFUSALS = {
+    "duration": ("duration", True),
+    "seeds": ("seeds", True),
+    "kind": ("kind", True),
+    "controller": ("controller", True),
+    "params": ("params", False),  # bad parameters, or a learned controller's model
+    "net_sha256": ("network", False),
+    "routes_sha256": ("network", False),
+    "scenario": ("scenario", False),  # the scenario's parameters, or a network they do not fit
+}
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -359,8 +351,7 @@ def start_run(
                     run = runs.start_run(session, runtime.blobs, member.actor, spec)
                 return redirect(f"/citybrain/runs/{run.id}")
             except (Invalid, NotFound) as refusal:
-                field, own = next(((f, own) for prefix, f, own in _SERVICE_REFUSALS if refusal.message.startswith(prefix)),
-                                  ("params" if isinstance(refusal, NotFound) else "form", False))
+                field, own = _SERVICE_REFUSALS.get(refusal.field or "", ("params" if isinstance(refusal, NotFound) else "form", False))
                 errors[field] = messages[field] if own else _("This run cannot start: {reason}", reason=refusal.message)
     return _new_run_form(request, session, member, runtime, status_code=422, form=form, errors=errors)
 

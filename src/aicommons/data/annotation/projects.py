@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from aicommons.core import audit
 from aicommons.core.db import utcnow
-from aicommons.core.errors import Conflict, Invalid, invalid_parameter, not_found
+from aicommons.core.errors import Conflict, Invalid, invalid_parameter, not_found, refusals_name
 from aicommons.core.ids import new_id
 from aicommons.core.pagination import page_rows
 from aicommons.core.permissions import Action, Actor, can, require, visible_clause
@@ -155,13 +155,15 @@ def create_project(session: Session, actor: Actor, spec: ProjectCreate, *, cache
         raise Invalid(
             f"Dataset {dataset.name!r} belongs to another organisation. An annotation project labels a dataset "
             "of your own organisation (it publishes the labels as a new version of it); import the data into "
-            "a dataset of yours first."
+            "a dataset of yours first.",
+            field="dataset_version_id",
         )
     dataset_row(session, actor, dataset.id, Action.write)
     if spec.method not in aggregation.METHODS:
         raise invalid_parameter("method", "create_project", f"one of {list(aggregation.METHODS)}", spec.method)
     if spec.prelabeller is not None:
-        prelabellers.get(spec.prelabeller)
+        with refusals_name("prelabeller"):
+            prelabellers.get(spec.prelabeller)
     now = utcnow()
     if spec.deadline is not None and spec.deadline <= now:
         raise invalid_parameter("deadline", "create_project", "in the future", spec.deadline.isoformat())
@@ -173,12 +175,14 @@ def create_project(session: Session, actor: Actor, spec: ProjectCreate, *, cache
     table = cache.table(version.manifest_sha256)
     _check_modality(schema, table)
     payloads = _payloads(table)
-    gold = _checked_gold(schema, spec.gold, payloads)
+    with refusals_name("gold"):
+        gold = _checked_gold(schema, spec.gold, payloads)
     unknown_qualification = [r for r in spec.qualification_items if r not in gold]
     if unknown_qualification:
         raise Invalid(
             f"Qualification item {unknown_qualification[0]!r} is not a gold item; qualification items must be "
-            "record ids listed in `gold` (their known answers grade the test)."
+            "record ids listed in `gold` (their known answers grade the test).",
+            field="qualification_items",
         )
     qualification = set(spec.qualification_items)
 
@@ -213,11 +217,11 @@ def create_project(session: Session, actor: Actor, spec: ProjectCreate, *, cache
 
 def _check_modality(schema: LabelSchema, table: pa.Table) -> None:
     if table.num_rows == 0:
-        raise Invalid("The dataset version has no records to label.")
+        raise Invalid("The dataset version has no records to label.", field="dataset_version_id")
     if schema.kind == "spans" and "text" not in table.column_names:
-        raise Invalid("A 'spans' project labels text; this dataset version has no `text` field.")
+        raise Invalid("A 'spans' project labels text; this dataset version has no `text` field.", field="schema")
     if schema.kind == "boxes" and table["file_sha256"].null_count == table.num_rows:
-        raise Invalid("A 'boxes' project labels images; this dataset version holds none.")
+        raise Invalid("A 'boxes' project labels images; this dataset version holds none.", field="schema")
 
 
 def _payloads(table: pa.Table) -> dict[str, dict[str, Any]]:

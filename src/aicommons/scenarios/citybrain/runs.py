@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, defer
 from aicommons.core import audit
 from aicommons.core.blobs import BlobStore, spool
 from aicommons.core.db import utcnow
-from aicommons.core.errors import Invalid, not_found
+from aicommons.core.errors import Invalid, not_found, refusals_name
 from aicommons.core.ids import new_id
 from aicommons.core.jobs import JobContext, job_type, submit_job
 from aicommons.core.pagination import page_rows
@@ -193,11 +193,19 @@ def describe_controllers() -> list[ControllerRead]:
 def start_run(session: Session, blobs: BlobStore, actor: Actor, spec: RunCreate) -> RunRead:
     """Check the request and queue its job; refuse before queueing anything that cannot run."""
     _check_range(spec)
-    kind = run_kinds.get(spec.kind)  # an unknown kind fails here, naming the known ones
-    scenario = kind.check(dict(spec.scenario))
-    params = _controller_params(session, blobs, actor, spec)
+    with refusals_name("kind"):
+        kind = run_kinds.get(spec.kind)  # an unknown kind fails here, naming the known ones
+    with refusals_name("scenario"):
+        scenario = kind.check(dict(spec.scenario))
+    with refusals_name("params"):
+        params = _controller_params(session, blobs, actor, spec)
     timing = _timing(spec)
-    check_files(blobs, spec.net_sha256, spec.routes_sha256, lambda net_file: kind.check_network(scenario, net_file, float(spec.duration)))
+
+    def scenario_fits(net_file: Path) -> None:
+        with refusals_name("scenario"):
+            kind.check_network(scenario, net_file, float(spec.duration))
+
+    check_files(blobs, spec.net_sha256, spec.routes_sha256, scenario_fits)
     run_id = new_id("cbr")
     job = submit_job(session, actor, JobSubmit(type=JOB_TYPE, params={"run_id": run_id}))
     row = CityBrainRun(
@@ -213,11 +221,11 @@ def start_run(session: Session, blobs: BlobStore, actor: Actor, spec: RunCreate)
 
 def _check_range(spec: RunCreate) -> None:
     if not MIN_DURATION <= spec.duration <= MAX_DURATION:
-        raise Invalid(f"duration must be {MIN_DURATION:g} to {MAX_DURATION:g} simulated seconds; got {spec.duration!r}.")
+        raise Invalid(f"duration must be {MIN_DURATION:g} to {MAX_DURATION:g} simulated seconds; got {spec.duration!r}.", field="duration")
     if not 1 <= len(spec.seeds) <= MAX_SEEDS:
-        raise Invalid(f"seeds must list 1 to {MAX_SEEDS} seeds; got {len(spec.seeds)}.")
+        raise Invalid(f"seeds must list 1 to {MAX_SEEDS} seeds; got {len(spec.seeds)}.", field="seeds")
     if len(set(spec.seeds)) != len(spec.seeds):
-        raise Invalid(f"seeds must not repeat; got {spec.seeds!r}.")
+        raise Invalid(f"seeds must not repeat; got {spec.seeds!r}.", field="seeds")
 
 
 def _controller_params(session: Session, blobs: BlobStore, actor: Actor, spec: RunCreate) -> dict[str, Any]:
@@ -231,7 +239,8 @@ def _controller_params(session: Session, blobs: BlobStore, actor: Actor, spec: R
 
 def build_controller(name: str, params: dict[str, Any]) -> Controller:
     """The named controller built with `params`; unknown names and bad parameters are Invalid."""
-    factory = controllers.get(name)  # an unknown name fails here, naming the known ones
+    with refusals_name("controller"):
+        factory = controllers.get(name)  # an unknown name fails here, naming the known ones
     try:
         return factory(**params)
     except TypeError as exc:  # an unknown or missing keyword argument
@@ -247,18 +256,20 @@ def check_files(blobs: BlobStore, net_sha256: str, routes_sha256: str, check_net
     once here is cheap next to the simulation and spares a queued job that could only fail."""
     for label, sha256 in (("net_sha256", net_sha256), ("routes_sha256", routes_sha256)):
         if not blobs.exists(sha256):
-            raise Invalid(f"{label} {sha256!r} names no stored file; upload it first (POST /api/v1/citybrain/files).")
+            raise Invalid(f"{label} {sha256!r} names no stored file; upload it first (POST /api/v1/citybrain/files).", field=label)
     with tempfile.TemporaryDirectory(prefix="citybrain-check-") as scratch:
         net_file = Path(scratch) / NET_NAME
         blobs.copy_to(net_sha256, net_file)
         try:
-            intersections = read_network(net_file)
+            with refusals_name("net_sha256"):
+                intersections = read_network(net_file)
         except Invalid:
             raise
         except Exception as exc:  # sumolib reports unreadable XML as parser errors
-            raise Invalid(f"net_sha256 {net_sha256!r} is not a readable SUMO .net.xml network: {exc}") from None
+            raise Invalid(f"net_sha256 {net_sha256!r} is not a readable SUMO .net.xml network: {exc}", field="net_sha256") from None
         if not intersections:
-            raise Invalid(f"net_sha256 {net_sha256!r} is a network with no signalised junction; there is nothing to control.")
+            raise Invalid(f"net_sha256 {net_sha256!r} is a network with no signalised junction; there is nothing to control.",
+                          field="net_sha256")
         if check_network is not None:
             check_network(net_file)
 
