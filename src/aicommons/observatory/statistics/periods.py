@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from aicommons.core.errors import Invalid
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
+QUARTERS_ZH = ("一", "二", "三", "四")
 _QUARTER = re.compile(r"(\d{4})\s*-?\s*Q(\d)", re.IGNORECASE)
 
 
@@ -20,6 +21,10 @@ class Quarter:
     @property
     def label(self) -> str:
         return f"{self.year}Q{self.number}"
+
+    @property
+    def label_zh(self) -> str:
+        return f"{self.year}年第{QUARTERS_ZH[self.number - 1]}季度"
 
     @property
     def index(self) -> int:
@@ -35,9 +40,17 @@ class Quarter:
         """The first moment after the quarter."""
         return Quarter.from_index(self.index + 1).start
 
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(days=1)).date()
+
     @classmethod
     def from_index(cls, index: int) -> Quarter:
         return cls(index // 4, index % 4 + 1)
+
+    def trailing(self, count: int) -> list[Quarter]:
+        """This quarter and the `count - 1` before it, oldest first."""
+        return [Quarter.from_index(i) for i in range(self.index - count + 1, self.index + 1)]
 
     def __str__(self) -> str:
         return self.label
