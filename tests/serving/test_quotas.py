@@ -10,6 +10,8 @@ import pytest
 from aicommons.core.errors import RateLimited
 from aicommons.serving.quotas import RateLimiter, SharedBuckets
 
+pytestmark = pytest.mark.no_database
+
 
 class Clock:
     def __init__(self) -> None:
