@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,13 +82,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(settings: Settings, port: int, *options: str) -> subprocess.Popen[bytes]:
+def start_server(settings: Settings, port: int, *options: str, log: Path | None = None) -> subprocess.Popen[bytes]:
     """A real `aicommons serve` on `port` with `options`, in its own session (so a test can kill
-    it with all its children), once `/healthz` answers."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aicommons.cli", "serve", "--port", str(port), *options],
-        env=cli_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+    it with all its children), once `/healthz` answers; its output goes to `log`, if given."""
+    with open(log, "ab") if log else open(os.devnull, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aicommons.cli", "serve", "--port", str(port), *options],
+            env=cli_env(settings), stdout=output, stderr=output, start_new_session=True,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -98,11 +98,11 @@ def _metric(text: str, name: str, **labels: str) -> float:
                if line.startswith(name + "{") and all(label in line for label in wanted))
 
 
-def test_two_api_processes_share_the_quota_and_the_metrics_and_run_each_job_once(settings, world, runtime):
+def test_two_api_processes_share_the_quota_and_the_metrics_and_run_each_job_once(settings, world, runtime, tmp_path):
     model = _trained_model(runtime, world)
     features = [[float(v) for v in row] for row in load_breast_cancer().data[:1].astype(np.float32)]
     port = free_port()
-    server = start_server(settings, port, "--workers", "1", "--api-processes", "2", "--no-access-log")
+    server = start_server(settings, port, "--workers", "1", "--api-processes", "2", "--no-access-log", log=tmp_path / "serve.log")
     base = f"http://127.0.0.1:{port}"
     clients: list[httpx.Client] = []
     try:
@@ -141,3 +141,5 @@ def test_two_api_processes_share_the_quota_and_the_metrics_and_run_each_job_once
             os.killpg(server.pid, signal.SIGKILL)
             raise
     assert server.returncode == 0
+    log = (tmp_path / "serve.log").read_text()
+    assert "Started parent process" in log and "/predict HTTP/1.1" not in log  # --no-access-log

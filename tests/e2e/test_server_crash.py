@@ -36,7 +36,7 @@ def _worker_pids(server_pid: int) -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def test_a_server_killed_mid_job_recovers_the_job_after_restart(settings, world, runtime):
+def test_a_server_killed_mid_job_recovers_the_job_after_restart(settings, world, runtime, tmp_path):
     port = free_port()
     server = start_server(settings, port, "--workers", "2")
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth(world.a_member), timeout=10)
@@ -50,7 +50,7 @@ def test_a_server_killed_mid_job_recovers_the_job_after_restart(settings, world,
         time.sleep(0.5)
         assert not [pid for pid in workers if _alive(pid)], "workers must die with their server"
 
-        server = start_server(settings, port, "--workers", "2")
+        server = start_server(settings, port, "--workers", "2", log=tmp_path / "serve.log")
         done = _wait_job(api, job["id"], lambda j: j["status"] in ("succeeded", "failed"))
     finally:
         api.close()
@@ -68,6 +68,7 @@ def test_a_server_killed_mid_job_recovers_the_job_after_restart(settings, world,
     assert actions.count("job.succeeded") == 1 and "job.requeued" in actions
     verify = run_cli(settings, "audit", "verify")
     assert verify.returncode == 0, verify.stderr
+    assert f'"GET /api/v1/jobs/{job["id"]} HTTP/1.1" 200' in (tmp_path / "serve.log").read_text()  # the access log, on by default
 
 
 def _alive(pid: int) -> bool:

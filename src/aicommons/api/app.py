@@ -33,7 +33,7 @@ from aicommons.api.routes import (
 )
 from aicommons.console import mount as mount_console
 from aicommons.core.config import Settings
-from aicommons.core.jobs import Executor, executors
+from aicommons.core.jobs import start_executor
 from aicommons.core.registry import load_plugins
 from aicommons.core.runtime import Runtime
 
@@ -69,10 +69,7 @@ def create_app(
         own_runtime = runtime is None
         app.state.runtime = runtime or Runtime.from_settings(settings or Settings())
         load_plugins(app.state.runtime.settings.plugins)
-        executor: Executor | None = None
-        if run_jobs and app.state.runtime.settings.workers > 0:
-            executor = executors.get(app.state.runtime.settings.executor)(app.state.runtime)
-            executor.start()
+        executor = start_executor(app.state.runtime) if run_jobs else None
         app.state.executor = executor
         try:
             yield

@@ -25,7 +25,7 @@ import uvicorn
 
 from aicommons.api.app import SERVING_SHARED_DIR_ENV, create_app
 from aicommons.core.config import Settings
-from aicommons.core.jobs import executors
+from aicommons.core.jobs import start_executor
 from aicommons.core.registry import load_plugins
 from aicommons.core.runtime import Runtime
 from aicommons.serving.metrics import MULTIPROCESS_DIR_ENV
@@ -56,9 +56,7 @@ def _run_api_processes(settings: Settings, runtime: Runtime) -> None:
         os.environ[SERVING_SHARED_DIR_ENV] = shared
         os.environ[MULTIPROCESS_DIR_ENV] = str(metrics_dir)
         load_plugins(settings.plugins)
-        executor = executors.get(settings.executor)(runtime) if settings.workers > 0 else None
-        if executor is not None:
-            executor.start()
+        executor = start_executor(runtime)
         try:
             uvicorn.run(API_PROCESS_FACTORY, factory=True, workers=settings.api_processes, host=settings.host, port=settings.port,
                         log_level="info", access_log=settings.access_log)

@@ -10,7 +10,7 @@ from aicommons.core.jobs.service import (
     retry_job,
     submit_job,
 )
-from aicommons.core.jobs.types import Executor, JobCancelled, LeaseLost, executors, job_type, job_types
+from aicommons.core.jobs.types import Executor, JobCancelled, LeaseLost, executors, job_type, job_types, start_executor
 
 __all__ = [
     "Executor",
@@ -26,5 +26,6 @@ __all__ = [
     "live_workers",
     "read_logs",
     "retry_job",
+    "start_executor",
     "submit_job",
 ]

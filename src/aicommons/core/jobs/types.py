@@ -72,6 +72,16 @@ ExecutorFactory = Callable[["Runtime"], Executor]
 executors: Registry[ExecutorFactory] = Registry("executor")
 
 
+def start_executor(runtime: Runtime) -> Executor | None:
+    """The configured executor (`settings.executor`), started; None when the settings ask for no
+    job workers. The caller stops it."""
+    if runtime.settings.workers <= 0:
+        return None
+    executor = executors.get(runtime.settings.executor)(runtime)
+    executor.start()
+    return executor
+
+
 class JobCancelled(Exception):
     """Raised inside a job when its cancellation was requested."""
 
