@@ -85,6 +85,11 @@ log = logging.getLogger("aicommons.serving")
 # Dynamic trailing dims of the synthetic warm-up input (when no sample is given): about a short
 # sentence's worth of tokens.
 WARMUP_EXTENT = 16
+# Each warm-up size is timed at least twice and, while it stays within the time budget, up to
+# five times, keeping the fastest: a run of a tenth of a millisecond that a busy machine
+# preempts once measures several times its cost, and the first cost model would keep that.
+WARMUP_RUNS = (2, 5)
+WARMUP_BUDGET_S = 0.05
 # A batch's predicted run time may use at most this share of the latency budget (see policy 2).
 RUN_SHARE = 0.5
 # A request alone in an idle runner runs in the caller's own thread when predicted to take less
@@ -549,8 +554,11 @@ class BatchingRunner:
         anchors = []
         for rows in sorted({1, self.max_batch_size}):
             feeds = {name: np.repeat(array[:1], rows, axis=0) for name, array in sample.items()}
-            timings = []
-            for _ in range(3):  # the first run allocates; keep the faster of the next two
+            timings: list[float] = []
+            least, most = WARMUP_RUNS
+            began = time.perf_counter()
+            # One untimed run first: it allocates.
+            while len(timings) < least + 1 or (len(timings) < most + 1 and time.perf_counter() - began < WARMUP_BUDGET_S):
                 started = time.perf_counter()
                 try:
                     model.session.run(None, feeds)
